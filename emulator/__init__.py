@@ -1,0 +1,1 @@
+"""Emulated comms hub and meters that run firmware_model unchanged."""
