@@ -1,0 +1,277 @@
+# ruff: noqa: UP031  (%-formatting on purpose: MicroPython 1.9.2 has no f-strings, and % is its cheapest formatter)
+# Device wire protocol: the line codec both ends share (spec: docs/wire-protocol.md).
+#
+# One message per line of printable ASCII, so it survives a MicroPython USB REPL console:
+#
+#     <mark><seq> <VERB>[ <arg>]...*<CRC>\n        e.g.  !7 ALERT 8F0C esme*1D0B\n
+#
+# mark is "!" host->device or "@" device->host; CRC is CRC-16/CCITT-FALSE of every byte from
+# the mark up to (not including) "*", as 4 upper-case hex digits. The reader takes the LAST
+# mark on a line, so whatever a partial line left in front of a good one is noise, not a
+# reason to lose the good one.
+#
+# Runs unchanged on CPython 3.11 and MicroPython (1.27; 1.9.2 on the micro:bit): no
+# f-strings, no bytes.hex(), no bytes %-formatting; preallocated buffers on the byte paths.
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+try:  # CPython: the same CRC in C (crc_hqx is CRC-16/CCITT with a caller-chosen initial value)
+    from binascii import crc_hqx as _crc_hqx
+except ImportError:  # MicroPython has no crc_hqx
+    _crc_hqx = None
+
+PROTOCOL_VERSION = const(1)
+HOST_MARK = b"!"
+DEVICE_MARK = b"@"
+MAX_LINE = const(1024)  # bytes of a line without its "\n"; longer lines are discarded whole
+SEQ_MOD = const(0x40000000)  # seq numbers wrap at 2**30 (a small int on every port)
+
+# Typed error codes (the NAK line's reason). One word each, so hosts can switch on them.
+E_NOISE = "E_NOISE"  # bytes without a mark (line noise, REPL chatter, a partial line's head)
+E_FORMAT = "E_FORMAT"  # a mark, but no well-formed "<seq> <VERB>...*XXXX"
+E_CRC = "E_CRC"  # well-formed, CRC does not match
+E_TOOLONG = "E_TOOLONG"  # more than MAX_LINE bytes before "\n": discarded
+E_VERB = "E_VERB"  # unknown verb (e.g. from a newer protocol version)
+E_ARG = "E_ARG"  # missing or malformed argument
+E_AUTH = "E_AUTH"  # config update failed authentication (or is a replay)
+E_CONFIG = "E_CONFIG"  # config update authentic but its values are invalid
+E_UNSUPPORTED = "E_UNSUPPORTED"  # verb valid but not on this board/engine
+E_GONE = "E_GONE"  # RESEND asked for lines older than the ring holds
+E_INTERNAL = "E_INTERNAL"  # firmware exception; the loop survives and says so
+
+# CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0; check("123456789")
+# == 0x29B1), a nibble at a time: a 16-entry table is 32 bytes of flash on the micro:bit where
+# a 256-entry one would not fit comfortably.
+_T = (
+    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
+    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
+)  # fmt: skip
+
+
+def crc16_py(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE of a bytes-like object (portable implementation)."""
+    t = _T
+    for b in data:
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
+    return crc
+
+
+if _crc_hqx is not None:
+
+    def crc16(data, crc=0xFFFF):
+        """CRC-16/CCITT-FALSE of a bytes-like object."""
+        return _crc_hqx(data, crc)
+
+else:
+    crc16 = crc16_py
+
+
+class WireError(Exception):
+    """A line that cannot be accepted. code is one of the E_* words; detail is short text."""
+
+    def __init__(self, code, detail=""):
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
+def encode(mark, seq, verb, args=None):
+    """One protocol line as bytes, "\\n" included. args: a str of space-separated printable
+    words without marks or "*" (callers build it; nothing is escaped)."""
+    if args:
+        body = ("%s%d %s %s" % (mark.decode(), seq, verb, args)).encode()
+    else:
+        body = ("%s%d %s" % (mark.decode(), seq, verb)).encode()
+    return body + ("*%04X\n" % crc16(body)).encode()
+
+
+def _is_hex4(b, i):
+    for k in range(i, i + 4):
+        c = b[k]
+        if not (48 <= c <= 57 or 65 <= c <= 70):  # 0-9 A-F
+            return False
+    return True
+
+
+def decode(line, mark):
+    """Parse one line (bytes, with or without "\\r\\n"). Returns (seq, verb, args, noise):
+    args a list of str, noise the number of bytes before the mark that were skipped.
+    Raises WireError(E_NOISE | E_FORMAT | E_CRC)."""
+    n = len(line)
+    while n and line[n - 1] in (10, 13, 32):  # "\r\n" and trailing blanks are framing
+        n -= 1
+    i = line.rfind(mark, 0, n)
+    if i < 0:
+        raise WireError(E_NOISE, str(n))
+    j = line.rfind(b"*", i, n)
+    if j < 0 or n - j != 5 or not _is_hex4(line, j + 1):
+        raise WireError(E_FORMAT, "crc field")
+    want = int(line[j + 1 : n], 16)
+    if crc16(memoryview(line)[i:j]) != want:
+        raise WireError(E_CRC, "")
+    for k in range(i + 1, j):
+        c = line[k]
+        if c < 32 or c > 126:
+            raise WireError(E_FORMAT, "byte %d" % c)
+    parts = line[i + 1 : j].decode().split(" ")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1]:
+        raise WireError(E_FORMAT, "seq/verb")
+    seq = int(parts[0])
+    if seq >= SEQ_MOD:
+        raise WireError(E_FORMAT, "seq range")
+    return seq, parts[1], parts[2:], i
+
+
+def seq_diff(a, b):
+    """a - b on the seq circle (like time.ticks_diff, period 2**30)."""
+    return ((a - b + (SEQ_MOD >> 1)) & (SEQ_MOD - 1)) - (SEQ_MOD >> 1)
+
+
+class LineReader:
+    """Bytes in, complete lines out, in bounded memory. A line longer than MAX_LINE is
+    discarded up to its "\\n" and reported once as None (the caller answers E_TOOLONG)."""
+
+    def __init__(self, max_line=MAX_LINE):
+        self._buf = bytearray(max_line)
+        self._n = 0
+        self._over = False
+
+    def feed(self, data, sink):
+        """sink(line_bytes) per complete line ("\\n" stripped), sink(None) per over-long line."""
+        buf = self._buf
+        cap = len(buf)
+        n = self._n
+        for c in data:
+            if c == 10:
+                if self._over:
+                    self._over = False
+                    sink(None)
+                else:
+                    sink(bytes(buf[:n]))
+                n = 0
+            elif self._over:
+                pass
+            elif n < cap:
+                buf[n] = c
+                n += 1
+            else:
+                self._over = True
+                n = 0
+        self._n = n
+
+    def pending(self):
+        """Bytes held of an unfinished line."""
+        return self._n
+
+
+class Emitter:
+    """Device side output: numbers lines, writes them, and keeps the last `ring` lines so the
+    host can ask for any of them again (RESEND) after a garbled read."""
+
+    def __init__(self, write, ring=64, seq=0):
+        self._write = write
+        self._ring = [None] * ring
+        self._size = ring
+        self.seq = seq  # seq of the next line
+
+    def emit(self, verb, args=None):
+        line = encode(DEVICE_MARK, self.seq, verb, args)
+        self._ring[self.seq % self._size] = line
+        self.seq = (self.seq + 1) % SEQ_MOD
+        self._write(line)
+        return line
+
+    def oldest(self):
+        """Oldest seq still held (== self.seq when nothing was emitted yet)."""
+        held = 0
+        for x in self._ring:
+            if x is not None:
+                held += 1
+        return (self.seq - held) % SEQ_MOD
+
+    def resend(self, first):
+        """Write again, unchanged, every held line from seq `first` on. Returns the number
+        written; raises WireError(E_GONE, oldest) if some asked-for lines are no longer held
+        (after writing the ones that are) and WireError(E_ARG) for a seq not yet emitted."""
+        ahead = seq_diff(self.seq, first)
+        if ahead < 0:
+            raise WireError(E_ARG, "seq %d not emitted yet" % first)
+        oldest = self.oldest()
+        start = first
+        if seq_diff(first, oldest) < 0:
+            start = oldest
+        k = 0
+        s = start
+        while s != self.seq:
+            self._write(self._ring[s % self._size])
+            s = (s + 1) % SEQ_MOD
+            k += 1
+        if start != first:
+            raise WireError(E_GONE, "oldest=%d" % oldest)
+        return k
+
+
+def hexlify(data):
+    """Upper-case hex str of bytes (MicroPython 1.9.2 has no bytes.hex())."""
+    try:
+        from binascii import hexlify as h
+
+        return h(data).decode().upper()
+    except ImportError:
+        return "".join("%02X" % b for b in data)
+
+
+def unhexlify(s):
+    """bytes from a hex str; ValueError on odd length or a non-hex digit."""
+    if len(s) & 1:
+        raise ValueError("odd hex length")
+    out = bytearray(len(s) >> 1)
+    for k in range(len(out)):
+        out[k] = int(s[2 * k : 2 * k + 2], 16)
+    return bytes(out)
+
+
+def firmware_hash(path, names=None):
+    """Identity of the deployed firmware: "sha256:" + the first 16 hex digits of SHA-256 over,
+    for each *.py file of `path` in byte order of name: name "\\n" size "\\n" content.
+    Without hashlib (micro:bit) the same stream goes through CRC-16 -> "crc16:XXXX".
+    The host computes it with this same function over the files it deploys."""
+    import os
+
+    try:
+        import hashlib
+
+        h = hashlib.sha256()
+        update = h.update
+        crc = None
+    except ImportError:
+        h = None
+        crc = [0xFFFF]
+
+        def update(b):
+            crc[0] = crc16(b, crc[0])
+
+    if names is None:
+        names = [n for n in os.listdir(path) if n.endswith(".py")]
+    names = sorted(names)
+    buf = bytearray(256)
+    mv = memoryview(buf)
+    for name in names:
+        p = path + "/" + name
+        update(("%s\n%d\n" % (name, os.stat(p)[6])).encode())
+        with open(p, "rb") as f:
+            while True:
+                k = f.readinto(buf)
+                if not k:
+                    break
+                update(mv[:k])
+    if h is None:
+        return "crc16:%04X" % crc[0]
+    return "sha256:" + hexlify(h.digest())[:16].lower()
