@@ -8,10 +8,13 @@
 # time is a ticks value compared with ticks_diff, so a run across the 2**30 wrap decides exactly
 # like one that does not wrap -- provided poll() runs at least every 2**28 ms (3.1 days), which
 # keeps every stored time within ticks_diff's unambiguous range.
+#
+# %-formatting, not f-strings: the micro:bit's MicroPython 1.9.2 has no f-strings.
+# ruff: noqa: UP031
 
 try:
     from firmware_model.ticks import ticks_add, ticks_diff
-except ImportError:  # boards without directories (micro:bit) get the files flat
+except ImportError:  # pragma: no cover  (flat layout: micro:bit; tests/test_limiter_mp.py)
     from ticks import ticks_add, ticks_diff
 
 SUPPRESS = 0
@@ -616,7 +619,7 @@ class Limiter:
                 raise SnapshotError("snapshot: pending count %d, %d reports" % (self._pending, pending))
         except (SnapshotError, OverflowError, IndexError) as e:
             self._reset_state()
-            raise SnapshotError(str(e))
+            raise SnapshotError(str(e)) from None
 
 
 def _age(now, t):

@@ -1,0 +1,267 @@
+"""Generate the recorded limiter conformance vectors (vectors/limiter/gen_*.json).
+
+    .venv/bin/python vectors/generate_limiter_vectors.py          # rewrite gen_*.json
+    .venv/bin/python vectors/generate_limiter_vectors.py --check  # exit 1 if any differs
+
+The hand_*.json vectors are written by hand from docs/policy.md and are never touched here.
+The gen_* vectors record what firmware_model/limiter.py does on scenarios chosen to reach
+every branch of it (tests/test_limiter_vectors.py checks both kinds, on CPython and in
+MicroPython, and that they cover limiter.py completely). Inputs are deterministic (seeded).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from limiter_runner import run_vector  # noqa: E402
+
+import firmware_model.limiter as lm  # noqa: E402
+
+MASK = (1 << 30) - 1
+SAT = MASK
+SMALL = {"device_window_ms": 10000, "code_window_ms": 10000, "never_throttle": []}
+RECORDED = "Recorded from firmware_model/limiter.py by vectors/generate_limiter_vectors.py: "
+
+
+def cfg(**k: Any) -> dict[str, Any]:
+    d: dict[str, Any] = dict(SMALL)
+    d.update(k)
+    return d
+
+
+def storm(base: int, seed: int, n: int = 400) -> list[list[Any]]:
+    """A storm of a few codes with polls and pops, starting at ticks `base` (may wrap)."""
+    rnd = random.Random(seed)
+    ev: list[list[Any]] = []
+    t = 0
+    for _ in range(n):
+        t += rnd.choice((1, 5, 20, 100, 700, 3000))
+        r = rnd.random()
+        if r < 0.08:
+            ev.append(["poll", (base + t) & MASK])
+        elif r < 0.12:
+            ev.append(["pop"])
+        else:
+            ev.append(["offer", (base + t) & MASK, rnd.choice((0x8F01, 0x8F02, 0x8F03, 0x8F3F))])
+    t += 50000
+    ev += [["poll", (base + t) & MASK], ["pop"]]
+    return ev
+
+
+def random_stream(seed: int, codes: int, steps: int) -> list[list[Any]]:
+    rnd = random.Random(seed)
+    ev: list[list[Any]] = []
+    t = rnd.randrange(MASK)
+    for _ in range(steps):
+        t = (t + rnd.choice((0, 1, 10, 100, 1000, 5000, 12000, 25000))) & MASK
+        r = rnd.random()
+        if r < 0.1:
+            ev.append(["poll", t])
+        elif r < 0.15:
+            ev.append(["pop"])
+        elif r < 0.17:
+            ev.append(["level", t])
+        else:
+            ev.append(["offer", t, rnd.randrange(codes)])
+    ev += [["poll", (t + 100000) & MASK], ["pop"]]
+    return ev
+
+
+def scenarios() -> dict[str, dict[str, Any]]:
+    v: dict[str, dict[str, Any]] = {}
+    red = cfg(red_threshold=5, amber_threshold=3, code_limit=2, throttle_n=3, summary_interval_ms=1000)
+    # The same storm, once far from the wrap and once straddling it: decisions must be equal.
+    v["gen_storm_no_wrap"] = {"description": RECORDED + "storm of 3 codes + a never_throttle code, "
+                              "no wrap; twin of gen_storm_across_wrap.",
+                              "config": dict(red, never_throttle=[0x8F3F]), "events": storm(1000, 7)}
+    v["gen_storm_across_wrap"] = {"description": RECORDED + "gen_storm_no_wrap shifted to start "
+                                  "60 s before the 2**30 ticks wrap: same decisions.",
+                                  "config": dict(red, never_throttle=[0x8F3F]),
+                                  "events": storm(MASK + 1 - 60000, 7)}
+    v["gen_one_per_period_across_wrap"] = {
+        "description": RECORDED + "one_per_period storm across the wrap.",
+        "config": dict(red, throttle_mode="one_per_period", throttle_period_ms=1000),
+        "events": storm(MASK + 1 - 30000, 11)}
+    # Summaries nobody pops: ONGOING merges, ONGOING -> CLOSED upgrade, CLOSED + CLOSED merge,
+    # ONGOING deferred behind the previous episode's unpopped CLOSED.
+    ev: list[list[Any]] = []
+    t = 0
+    for burst in range(3):
+        for k in range(40):
+            ev.append(["offer", t, 0x0101])
+            t += 100
+            if k % 10 == 9:
+                ev.append(["poll", t])
+        t += 30000
+        ev.append(["poll", t])
+        if burst == 1:
+            for _k in range(30):
+                ev.append(["offer", t, 0x0101])
+                t += 100
+            ev.append(["poll", t + 5000])
+            t += 40000
+    ev += [["poll", t], ["pop"]]
+    v["gen_unpopped_summaries_merge"] = {
+        "description": RECORDED + "three storms of one code and nobody pops: the slot's single "
+        "report absorbs later ones (summaries_merged), counts still add up.",
+        "config": red, "events": ev}
+    # Saturation: patch a snapshot so counters sit just below 2**30-1, then keep going.
+    ev = [["offer", t, 0x0202] for t in range(0, 120, 10)]
+    ev.append(["reset", 120, 500, "SATURATE", True])
+    ev += [["offer", 500 + t, 0x0202 + (t % 70 == 0)] for t in range(0, 3000, 10)]
+    ev += [["poll", 100000], ["pop"]]
+    v["gen_saturation"] = {
+        "description": RECORDED + "a snapshot patched so that every counter is at or just below "
+        "SAT_MAX = 2**30-1 (device count, code count, episode total/unreported, stats): "
+        "counters stop at SAT_MAX and nothing wraps.",
+        "config": cfg(red_threshold=1, amber_threshold=1, code_limit=0, throttle_n=2,
+                      summary_interval_ms=1000), "slots": 1, "events": ev}
+    # Persistence across a reset, and every way a snapshot can be rejected.
+    base = [["offer", t, 0x0303 + (t // 100) % 3] for t in range(0, 3000, 37)] + [["poll", 3000]]
+    resets: list[list[Any]] = [
+        ["reset", 3000, 9000],                      # good: state survives, times relative
+        ["reset", 3100, 3200, [[-1, 0]]],           # CRC broken
+        ["reset", 3300, 3400, [], False, 40],       # torn write
+        ["reset", 3300, 3400, [], False, 1],        # almost nothing written
+        ["reset", 3500, 3600, [[2, 9]], True],      # other version
+        ["reset", 3700, 3800, [[3, 3]], True],      # other table size
+        ["reset", 3900, 4000, [[61, 200]], True],   # slot index out of range
+        ["reset", 4100, 4200, [[64, 0x10]], True],  # code out of range
+        ["reset", 4300, 4400, [[12, 7]], True],     # pending count disagrees
+        ["reset", 4500, 4600, [[24, 0x40]], True],  # device count above 2**30-1
+        ["reset", 4700, 4800, [[20, 0x20]], True],  # age 2**29: beyond ticks range
+    ]
+    ev = []
+    t = 0
+    for r in resets:
+        ev += [[e[0], e[1] + t] + e[2:] if e[0] != "pop" else e for e in base]
+        ev.append([r[0], r[1] + t, r[2] + t] + r[3:])
+        ev += [["offer", r[2] + t + 10, 0x0303], ["poll", r[2] + t + 20], ["pop"]]
+        t += 200000
+    # a snapshot holding only an unpopped report (every window closed)
+    ev += [["offer", e[1] + t, e[2]] for e in base if e[0] == "offer"]
+    ev += [["poll", t + 100000], ["reset", t + 100000, t + 100100], ["pop"]]
+    v["gen_persistence"] = {
+        "description": RECORDED + "storms interrupted by resets: a good snapshot carries pending "
+        "counts and open episodes across (times relative to boot), and each kind of damaged "
+        "snapshot (CRC, torn, version, table size, slot index, code, pending count, counter "
+        "range, age range) is rejected as SnapshotError and the limiter starts clean.",
+        "config": dict(red, summary_interval_ms=60000), "slots": 2, "events": ev}
+    ev = [["offer", t, 0x0404] for t in range(0, 1000, 50)]
+    ev.append(["configure", dict(red, throttle_mode="one_per_period", throttle_period_ms=1000)])
+    ev += [["offer", t, 0x0404] for t in range(1000, 4000, 50)]
+    ev.append(["reset", 4000, 4100])
+    ev.append(["configure", dict(red)])
+    ev += [["offer", t, 0x0404] for t in range(4100, 5000, 50)]
+    ev.append(["configure", dict(red, code_limit=-1)])
+    ev += [["poll", 80000], ["pop"]]
+    v["gen_configure_midstream"] = {
+        "description": RECORDED + "throttle_mode switched during an episode (the next alert is "
+        "forwarded), switched back across a reset, and a rejected update that changes nothing.",
+        "config": red, "slots": 4, "events": ev}
+    v["gen_mode_change_snapshot"] = {
+        "description": RECORDED + "a snapshot taken in one_per_period restored after switching to one_in_n.",
+        "config": dict(red, throttle_mode="one_per_period", throttle_period_ms=1000),
+        "events": [["offer", t, 0x0505] for t in range(0, 1500, 50)] + [["reset", 1500, 1600, "MODE"],
+                                                                         ["offer", 1700, 0x0505]]}
+    v["gen_config_errors"] = {
+        "description": RECORDED + "each invalid configuration is rejected naming its key.",
+        "config_errors": [
+            {"nonsense": 1}, {"throttle_mode": "one_in_two"}, {"throttle_mode": "one_per_period"},
+            {"throttle_mode": 2}, {"never_throttle": "0x8F3F"}, {"never_throttle": ["0x8Fzz"]},
+            {"never_throttle": ["8F3F"]}, {"never_throttle": [True]}, {"never_throttle": [0x10000]},
+            {"never_throttle": list(range(17))}, {"device_window_ms": 999},
+            {"device_window_ms": True}, {"red_threshold": 10, "amber_threshold": 11},
+            {"code_limit": 0, "throttle_n": 1, "amber_threshold": 7, "red_threshold": 7},
+            {"summary_interval_ms": "0x3E8"}, {"code_window_ms": 86400001},
+        ],
+        "slot_errors": [0, 1, 255, 256]}
+    for seed in range(6):
+        c = cfg(red_threshold=[1, 3, 8][seed % 3], amber_threshold=1,
+                code_limit=[0, 1, 4][seed % 3], throttle_n=[1, 2, 5][seed % 3],
+                throttle_mode=["one_in_n", "one_per_period"][seed % 2], throttle_period_ms=1000,
+                summary_interval_ms=[1000, 5000][seed % 2], never_throttle=[3])
+        v[f"gen_random_{seed}"] = {
+            "description": RECORDED + f"random stream, seed {seed}, 3 slots for 8 codes.",
+            "config": c, "slots": 3, "events": random_stream(seed, 8, 600)}
+    return v
+
+
+def _saturate(vec: dict[str, Any]) -> None:
+    """Replace the "SATURATE"/"MODE" markers with real byte patches for this vector's snapshot."""
+    for ev in vec["events"]:
+        if ev[0] == "reset" and ev[3:4] == ["SATURATE"]:
+            patches = []
+            near = SAT - 1  # one below SAT_MAX: the next increment saturates
+            for off in range(29, 61, 4):  # the 8 stats
+                patches += _u32(off, SAT)
+            patches += _u32(21, near)  # device count
+            q = 61 + 6  # slot 0 entry values
+            patches += _u32(q + 4, near)  # code count
+            patches += _u32(q + 16, near)  # episode total
+            patches += _u32(q + 20, near)  # episode unreported
+            ev[3] = patches
+        if ev[0] == "reset" and ev[3:4] == ["MODE"]:
+            ev[3:] = [[[4, lm.ONE_IN_N]], True]
+
+
+def _u32(off: int, v: int) -> list[list[int]]:
+    return [[off + k, (v >> (8 * k)) & 0xFF] for k in range(4)]
+
+
+def build() -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, vec in scenarios().items():
+        vec = {"name": name, "derivation": "generated", **vec}
+        if "events" in vec:
+            _saturate(vec)
+            vec.setdefault("slots", 16)
+        vec["expect"] = run_vector(vec, lm)
+        out[name] = vec
+    return out
+
+
+def dump(vec: dict[str, Any]) -> str:
+    """JSON with one event / summary per line (readable diffs, modest size)."""
+    lines = ["{"]
+    items = list(vec.items())
+    for n, (k, val) in enumerate(items):
+        end = "," if n < len(items) - 1 else ""
+        if k in ("events", "config_errors") or (k == "expect" and isinstance(val, dict)):
+            if isinstance(val, list):
+                body = ",\n  ".join(json.dumps(x) for x in val)
+                lines.append(f' "{k}": [\n  {body}\n ]{end}')
+            else:
+                body = ",\n  ".join(f"{json.dumps(kk)}: {json.dumps(vv)}" for kk, vv in val.items())
+                lines.append(f' "{k}": {{\n  {body}\n }}{end}')
+        else:
+            lines.append(f" {json.dumps(k)}: {json.dumps(val)}{end}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    bad = 0
+    for name, vec in build().items():
+        path = HERE / "limiter" / f"{name}.json"
+        text = dump(vec)
+        if check:
+            if not path.exists() or json.loads(path.read_text()) != json.loads(text):
+                print(f"{path.name}: differs from the implementation")
+                bad += 1
+        else:
+            path.write_text(text)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
