@@ -1,0 +1,139 @@
+"""`python -m emulator` end to end: a real pty opened with pyserial, as the harness does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import serial
+
+from firmware_model import wire
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Emu:
+    def __init__(self, board: str, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--board", str(ROOT / "boards" / board), *extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), (line, self.proc.stderr.read() if self.proc.stderr else "")
+        self.path = line.split()[1]
+        self.port = serial.Serial(self.path, 115200, timeout=5)
+        self.hseq = 0
+
+    def readline(self) -> tuple[int, str, list[str]]:
+        raw = self.port.readline()
+        assert raw.endswith(b"\n"), f"timeout, got {raw!r}"
+        return wire.decode(raw, wire.DEVICE_MARK)[:3]
+
+    def cmd(self, verb: str, *args: str) -> list[tuple[int, str, list[str]]]:
+        self.hseq += 1
+        self.port.write(wire.encode(wire.HOST_MARK, self.hseq, verb, " ".join(args) or None))
+        return self.until_reply()
+
+    def until_reply(self) -> list[tuple[int, str, list[str]]]:
+        out = []
+        while True:
+            ln = self.readline()
+            out.append(ln)
+            if ln[1] in ("ACK", "NAK") and ln[2][0] == str(self.hseq):
+                return out
+
+    def stop(self) -> int:
+        self.port.close()
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def chub() -> Iterator[Emu]:
+    emu = Emu("emulated-chub.toml")
+    yield emu
+    if emu.proc.poll() is None:
+        emu.stop()
+
+
+@pytest.mark.parametrize("board,role", [("emulated-chub.toml", "chub"),
+                                        ("emulated-esme.toml", "esme"),
+                                        ("emulated-gsme.toml", "gsme")])
+def test_pyserial_gets_hello_from_every_emulated_board(board: str, role: str) -> None:
+    emu = Emu(board)
+    try:
+        out = emu.cmd("HELLO")
+        hello = dict(a.split("=", 1) for a in out[-2][2])
+        assert out[-2][1] == "HELLO" and hello["role"] == role and hello["proto"] == "1"
+        assert hello["engine"] == "cpython"
+    finally:
+        assert emu.stop() == 0
+
+
+def test_port_can_be_closed_and_reopened(chub: Emu) -> None:
+    first = chub.cmd("HELLO")
+    chub.port.close()
+    time.sleep(0.1)
+    chub.port = serial.Serial(chub.path, 115200, timeout=5)
+    again = chub.cmd("HELLO")
+    assert again[0][0] == first[-1][0] + 1  # the session carried on; nothing was lost
+    assert chub.proc.poll() is None
+
+
+def test_storm_frames_decode_with_the_host_codec(chub: Emu) -> None:
+    frames_mod = pytest.importorskip("hil.frames")
+    chub.cmd("CLOCK", "1767225600")
+    decisions = []
+    frames = []
+    for _ in range(260):
+        out = chub.cmd("ALERT", "8F0C", "esme")
+        decisions.append(dict(a.split("=") for a in out[-1][2][1:])["hub"])
+        frames += [bytes.fromhex(x[2][1]) for x in out if x[1] == "FRAME"]
+        chub.cmd("ADVANCE", "100")
+    chub.cmd("ADVANCE", "86400000")
+    out = chub.cmd("ADVANCE", "86400000")
+    frames += [bytes.fromhex(x[2][1]) for x in out if x[1] == "FRAME"]
+    decoded = [frames_mod.decode(f) for f in frames]
+    alerts = [d for d in decoded if d.alert_code == 0x8F0C]
+    summaries = [d for d in decoded if d.alert_code == 0x8FFE]
+    assert len(alerts) == 260 - decisions.count("S")
+    assert summaries and {d.suppressed_code for d in summaries} == {0x8F0C}
+    reported = sum(d.suppressed_count for d in summaries)
+    assert reported == decisions.count("S") > 0  # every suppression is accounted for
+
+
+def test_noise_on_the_line_resyncs_and_loses_nothing(chub: Emu) -> None:
+    chub.cmd("HELLO")
+    chub.port.write(os.urandom(300).replace(b"\n", b"") + b"\n")
+    chub.port.write(b"!77 ALERT 8F")  # a line cut off ...
+    out = chub.cmd("ALERT", "8F0C", "hub")  # ... glued to the next
+    kinds = [x[1] for x in out]
+    assert kinds[-1] == "ACK" and kinds.count("NAK") >= 1 and "FRAME" in kinds
+    assert all(x[2][0] == "-" for x in out if x[1] == "NAK")
+    # device numbering has no gap: nothing emitted was lost on the way
+    seqs = [x[0] for x in out]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+def test_sigterm_stops_cleanly(chub: Emu) -> None:
+    chub.cmd("HELLO")
+    assert chub.stop() == 0
+
+
+def test_help_and_typed_errors(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "--ticks-start" in r.stdout and "PORT" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nkind = "emulated"\nrole = "chub"\nlimiter = "sideways"\n')
+    for board, msg in [(bad, "limiter"), (tmp_path / "none.toml", "no such board file"),
+                       (ROOT / "boards" / "pico.toml", "real board")]:
+        r = subprocess.run([sys.executable, "-m", "emulator", "--board", str(board)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
