@@ -36,5 +36,6 @@ try:
 except ImportError:  # CPython: a monotonic shim with the same period
     import time as _time
 
-    def ticks_ms():
-        return int(_time.monotonic() * 1000) & TICKS_MAX
+    # CPython only; mypy reads MicroPython's stubs, which lack time.monotonic.
+    def ticks_ms():  # type: ignore[misc]
+        return int(_time.monotonic() * 1000) & TICKS_MAX  # type: ignore[attr-defined]
