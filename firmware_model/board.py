@@ -35,6 +35,8 @@ RESET_KINDS = ("soft", "hard", "watchdog", "brownout")
 _DEC = {limiter.SUPPRESS: "S", limiter.FORWARD: "F", limiter.FORWARD | limiter.STARTED: "T"}
 _STAT_ORDER = ("offered", "forwarded", "suppressed", "amber_events", "red_events",
                "overflow_uses", "episodes", "pending_summaries")
+UNIX_2000 = 946684800  # 2000-01-01T00:00:00Z: GBZ/DLMS frame times count from here
+FRAME_MAX = 256  # largest frame the board builds (a signed alert is ~130 bytes)
 BOOT_FILE = "boot"
 CONFIG_FILE = "config"
 
@@ -90,6 +92,9 @@ class Board:
         for d in self.devices:
             self.limiters[d] = limiter.Limiter(cfg, slots)
         self.boot_n = 0
+        self._fa = bytearray(FRAME_MAX)  # alert frame
+        self._fs = bytearray(FRAME_MAX)  # summary frame
+        self._pf = [0] * gbcs.N_FIELDS  # the hub's parse of a relayed frame
         self.counter = {}  # per-device GBCS originator counter
         self.rx = 0
         self.rxerr = 0
@@ -177,26 +182,34 @@ class Board:
             self.save()
 
     # -- frames ---------------------------------------------------------------------------------
+    # Frames are built into two preallocated buffers (an alert, and a summary that may follow
+    # it) and go out as hex straight from them: nothing per alert but the output line itself.
 
     def _next_counter(self, dev):
         c = self.counter.get(dev, 0) + 1
         self.counter[dev] = c
         return (self.boot_n << 32) | c  # monotonic across boots while the boot count persists
 
-    def _send(self, frame):
+    def _send(self, buf, n):
         self.frames += 1
-        self.out.emit("FRAME", "%d %s" % (self.clock.ticks_ms(), wire.hexlify(frame)))
+        self.out.emit("FRAME", "%d %s" % (self.clock.ticks_ms(),
+                                          wire.hexlify(memoryview(buf)[:n])))
 
-    def _summary(self, dev, kind, code, count, total, first, last):
-        return gbcs.build_summary(
-            self._title(dev), self._title("dcc"), self._next_counter(dev), self.clock.wall_s(),
-            kind, code, count, total, self._wall_at(first), self._wall_at(last))
-
-    def _wall_at(self, ticks):
-        return self.clock.wall_s() - ticks_diff(self.clock.ticks_ms(), ticks) // 1000
+    def _t2000(self, ticks=None):
+        s = self.clock.wall_s()
+        if ticks is not None:
+            s -= ticks_diff(self.clock.ticks_ms(), ticks) // 1000
+        s -= UNIX_2000
+        return s if s > 0 else 0
 
     def _title(self, dev):
         return self.titles.get(dev) or _DEFAULT_TITLES[dev]
+
+    def _send_summary(self, dev, kind, code, count, total, first, last):
+        n = gbcs.build_summary(self._fs, self._next_counter(dev), self._title(dev),
+                               self._title("dcc"), self._t2000(), code, count, total,
+                               self._t2000(first), self._t2000(last), kind)
+        self._send(self._fs, n)
 
     def _send_summaries(self, dev, lim):
         while True:
@@ -204,45 +217,41 @@ class Board:
             if rec is None:
                 return
             kind, code, count, total, first, last = rec
-            self._send(self._summary(dev, kind, code, count, total, first, last))
+            self._send_summary(dev, kind, code, count, total, first, last)
 
     def alert(self, code, src):
         """Raise `code` at device `src`; returns the decisions text of the ACK."""
         now = self.clock.ticks_ms()
         dec = "t=%d" % now
-        out = []  # frames in the order they go north
         lim = self.limiters.get(src) if src != "hub" else None
+        r = 0
         if lim is not None:  # meter placement: the meter decides before the HAN
             r = lim.offer(code, now)
             self._dirty = True
             dec += " %s=%s" % (src, _DEC[r])
             if r == limiter.SUPPRESS:
-                self._flush(out)
                 return dec
-        frame = gbcs.build_alert(src, self._title(src), self._title("dcc"),
-                                 self._next_counter(src), self.clock.wall_s(), code,
-                                 code in self.critical)
-        out.append(frame)
-        if lim is not None and r & limiter.STARTED:
-            out.append(self._summary(src, 0, code, 0, 0, now, now))
-        if self.role == "chub":
-            hub = self.limiters.get("hub")
-            if hub is not None:
-                seen = code if src == "hub" else gbcs.alert_code(frame)  # the HAN: parse it
-                if seen != SUMMARY_CODE:
-                    r2 = hub.offer(seen, now)
-                    self._dirty = True
-                    dec += " hub=%s" % _DEC[r2]
-                    if r2 == limiter.SUPPRESS:
-                        out.pop(0)  # the alert; a meter's summary still goes
-                    elif r2 & limiter.STARTED:
-                        out.append(self._summary("hub", 0, seen, 0, 0, now, now))
-        self._flush(out)
+        critical = code in self.critical
+        n = gbcs.build_alert(self._fa, not critical, self._next_counter(src), self._title(src),
+                             self._title("dcc"),
+                             gbcs.MSG_CRITICAL if critical else gbcs.MSG_NON_CRITICAL, code,
+                             gbcs.ENC_GBZ if src == "gsme" else gbcs.ENC_DLMS, self._t2000())
+        r2 = limiter.FORWARD
+        hub = self.limiters.get("hub")
+        if hub is not None:
+            # a meter's frame crossed the HAN: the hub learns the code by parsing it
+            seen = code if src == "hub" else gbcs.parse(self._fa, n, self._pf)[gbcs.F_ALERT_CODE]
+            if seen != SUMMARY_CODE:
+                r2 = hub.offer(seen, now)
+                self._dirty = True
+                dec += " hub=%s" % _DEC[r2]
+        if r2 != limiter.SUPPRESS:
+            self._send(self._fa, n)
+        if r & limiter.STARTED:  # a meter's summary is never throttled by the hub
+            self._send_summary(src, gbcs.KIND_STARTED, code, 0, 0, now, now)
+        if r2 & limiter.STARTED:
+            self._send_summary("hub", gbcs.KIND_STARTED, seen, 0, 0, now, now)
         return dec
-
-    def _flush(self, frames):
-        for f in frames:
-            self._send(f)
 
     # -- the protocol -----------------------------------------------------------------------------
 
@@ -284,7 +293,8 @@ class Board:
                           else "%d %s" % (seq, e.code))
             return
         except Exception as e:  # the loop must survive anything a command raises
-            self.out.emit("NAK", "%d %s %s" % (seq, wire.E_INTERNAL, type(e).__name__))
+            self.out.emit("NAK", "%d %s %s %s" % (seq, wire.E_INTERNAL, type(e).__name__,
+                                                  _word(e)))
             return
         self.out.emit("ACK", "%d %s" % (seq, text) if text else "%d" % seq)
         if verb == "RESET" and self.host is not None:
