@@ -1,0 +1,151 @@
+"""Board definitions for the harness: boards/*.toml (loaded by emulator.boardfile, the one
+home of the schema, docs/boards.md) -> the adapter that reaches the board, whether it is
+attached, what it can run, and its firmware identity check.
+
+Matching rules for real boards (docs/harness.md): a `kind = "serial"` board is found by its
+`[[match]]` tables (USB vid/pid, optionally serial number) against serial.tools.list_ports,
+never by a /dev path; the first attached port matching any of its tables is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emulator.boardfile import BoardFileError, BoardSpec, load
+from hil.board.adapters import (
+    ESP32_VIDS,
+    BoardAdapter,
+    BoardError,
+    EmulatorAdapter,
+    QemuAdapter,
+    SerialAdapter,
+)
+from hil.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARDS_DIR = ROOT / "boards"
+
+
+class FirmwareMismatch(BoardError):
+    reason = "firmware mismatch"
+
+
+def local_firmware_hash(names: list[str] | None = None) -> str:
+    from firmware_model.wire import firmware_hash
+
+    return str(firmware_hash(str(ROOT / "firmware_model"), names=names))
+
+
+@dataclass
+class BoardDef:
+    spec: BoardSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def role(self) -> str:
+        return self.spec.role
+
+    @property
+    def emulated(self) -> bool:
+        return self.spec.kind == "emulated"
+
+    @property
+    def is_qemu(self) -> bool:
+        return self.spec.engine == "qemu"
+
+    def quirk(self) -> str:
+        if any(m.vid in ESP32_VIDS for m in self.spec.match) or "esp32" in self.name.lower():
+            return "esp32"
+        return ""
+
+    def make_adapter(self, ticks_start: int | None = None) -> BoardAdapter:
+        if self.is_qemu:
+            return QemuAdapter(self.name, _qemu_launcher(self.spec))
+        if self.emulated:
+            return EmulatorAdapter(self.spec.path, self.name, ticks_start=ticks_start)
+        return SerialAdapter(self.name, self.spec.match, self.spec.baud, self.quirk())
+
+    def absent_reason(self) -> str | None:
+        """None if the board can be reached; else why not (reported as skipped)."""
+        if self.is_qemu:
+            return None if QemuAdapter.available() else "qemu-system-arm not installed"
+        if self.emulated:
+            return None
+        try:
+            SerialAdapter(self.name, self.spec.match).find()
+        except BoardError as e:
+            return str(e)
+        return None
+
+    def cannot_run(self, scenario: Any) -> str | None:
+        if self.spec.clock == "real":
+            return "scenario runs in virtual time; this board has a real clock (ADVANCE refused)"
+        if scenario.ticks_start is not None and not self.emulated:
+            return "needs ticks_ms set at power-on (emulated boards only)"
+        return None
+
+    def check_firmware(self, hello: dict[str, str]) -> None:
+        """The board must run the firmware_model we have (same hash as computed here)."""
+        fw = hello.get("fw", "")
+        if not fw:
+            raise FirmwareMismatch(f"{self.name}: HELLO has no fw= field")
+        names = self.spec.firmware.get("names")
+        want = local_firmware_hash(list(names) if names else None)
+        alg = fw.split(":", 1)[0]
+        if alg == "crc16" or fw == want:
+            return  # crc16: the micro:bit hashes a subset; its deploy step checked the files
+        raise FirmwareMismatch(f"{self.name}: firmware {fw}, host has {want} "
+                               "(deploy again, or the board runs other code)")
+
+
+def _qemu_launcher(spec: BoardSpec) -> Any:
+    try:
+        from emulator import qemu_microbit  # the emulator helper's launcher
+    except ImportError:
+        return None
+    factory = getattr(qemu_microbit, "launcher_for", None) or getattr(qemu_microbit, "Qemu", None)
+    return (lambda: factory(spec)) if factory else None
+
+
+def load_board(name_or_path: str) -> BoardDef:
+    p = Path(name_or_path)
+    if p.suffix != ".toml":
+        p = BOARDS_DIR / f"{name_or_path}.toml"
+    try:
+        return BoardDef(load(p))
+    except BoardFileError as e:
+        raise InputError(str(e)) from None
+
+
+def all_boards() -> list[BoardDef]:
+    out = []
+    for p in sorted(BOARDS_DIR.glob("*.toml")):
+        try:
+            out.append(BoardDef(load(p)))
+        except BoardFileError as e:
+            raise InputError(str(e)) from None
+    return out
+
+
+def default_boards() -> list[BoardDef]:
+    """The nightly's boards: every emulated one (cpython engine, the MicroPython VM, and the
+    micro:bit under QEMU -- the latter reported as skipped/too-large when it cannot run)."""
+    return [b for b in all_boards() if b.emulated]
+
+
+def attached_ports() -> list[dict[str, Any]]:
+    """Serial ports present, each with the board files that match it."""
+    from serial.tools import list_ports
+
+    boards = [b for b in all_boards() if not b.emulated]
+    out = []
+    for p in list_ports.comports():
+        names = [b.name for b in boards
+                 if any(m.matches(p.vid, p.pid, p.serial_number) for m in b.spec.match)]
+        out.append({"device": p.device, "vid": p.vid, "pid": p.pid,
+                    "serial": p.serial_number, "description": p.description, "boards": names})
+    return out

@@ -1,0 +1,438 @@
+"""The nightly runner: every board x scenario, driven over the wire protocol, compared with
+the DSP model on the same input, and given a verdict with reasons.
+
+Verdicts (hil.results): pass / fail (a scenario property violated) / error (infrastructure:
+port gone, no hello, CRC errors past the limit, deploy failed, timeout) / too-large (the board
+cannot take the firmware) / skipped (board absent, or cannot run this scenario). Only errors
+are retried. Between retries the recovery ladder climbs one rung: reconnect -> soft reset ->
+hard reset; a board that errors past the top rung is unhealthy for the rest of the run (its
+remaining scenarios are reported as `error: board unhealthy` without being attempted).
+
+Each scenario runs on a freshly started board state (an emulated board is started per
+scenario with an empty flash), so scenarios are independent and can be resumed singly.
+Boards run in parallel threads (bounded by --jobs); scenarios of one board run in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from firmware_model import wire
+from hil.board.adapters import BoardAdapter, BoardError, ConsoleLog, EmulatorAdapter
+from hil.board.client import ProtocolClient, Reply
+from hil.boards import BoardDef
+from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, RunFolder, ScenarioResult
+from hil.scenarios import Event, Scenario
+
+WALL_S = 1_767_225_600  # 2026-01-01T00:00:00Z: every run sets the same wall clock
+MAX_ADVANCE = 86_400_000  # the protocol's ADVANCE limit
+BUCKET_MS_TARGET = 60  # about this many time buckets per plot
+
+
+@dataclass
+class RunOptions:
+    step_timeout: float = 10.0  # one command's answer
+    scenario_timeout: float = 240.0  # one scenario, all steps
+    retries: int = 2  # error retries per scenario (ladder rungs)
+    crc_error_limit: int = 20  # more CRC/format errors than this in a scenario: link is bad
+    jobs: int = 2
+    adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class ScenarioTimeout(BoardError):
+    reason = "timeout"
+
+
+class TooLarge(BoardError):
+    reason = "too large"
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics: device decisions and frames against the DSP model on the same input.
+# (hil/compare.py owns the full three-pipeline comparison and divergence classification;
+# the harness needs only per-alert agreement and the WAN counts, computed here.)
+
+
+def dsp_decisions(events: list[Event], config: dict[str, Any], per_source: bool) -> list[int]:
+    """The DSP model's decision for each alert (FORWARD bit set = forwarded)."""
+    from hil.config import load_config
+    from hil.dsp import DspFilter
+
+    f = DspFilter(load_config(config or None))
+    return [f.offer(src if per_source else "hub", code, t) for t, code, src in events]
+
+
+def _never_throttle(config: dict[str, Any]) -> set[int]:
+    from hil.config import load_config
+
+    return set(load_config(config or None).never_throttle)
+
+
+def compute_metrics(events: list[Event], decisions: list[str], frames: list[Any],
+                    config: dict[str, Any], per_source_dsp: bool,
+                    frame_errors: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, series). decisions: one string per alert, the letters of the ACK (F, T, S
+    per limiter on the path; "" = forwarded unfiltered). frames: decoded hil.frames objects."""
+    from hil.catalogue import CRITICAL, lookup
+
+    never = _never_throttle(config)
+    offered = len(events)
+    fwd = [("S" not in d) for d in decisions]
+    suppressed = offered - sum(fwd)
+    critical_lost = 0
+    for (_, code, _), ok in zip(events, fwd, strict=True):
+        info = lookup(code)
+        if not ok and (code in never or (info is not None and info.category == CRITICAL
+                                         and code in never)):
+            critical_lost += 1
+    alert_frames = [f for f in frames if not f.is_summary]
+    summaries = [f for f in frames if f.is_summary]
+    reported = sum(int(f.suppressed_count or 0) for f in summaries)
+    # never-throttle codes: every one offered must be a frame north
+    sent_by_code: dict[int, int] = {}
+    for f in alert_frames:
+        if f.alert_code:
+            c = int(f.alert_code, 16)
+            sent_by_code[c] = sent_by_code.get(c, 0) + 1
+    offered_never: dict[int, int] = {}
+    for _, code, _ in events:
+        if code in never:
+            offered_never[code] = offered_never.get(code, 0) + 1
+    critical_missing = sum(max(0, n - sent_by_code.get(c, 0)) for c, n in offered_never.items())
+    critical_lost = max(critical_lost, critical_missing)
+    dsp = dsp_decisions(events, config, per_source_dsp)
+    dsp_fwd = [bool(d & 1) for d in dsp]
+    divergences = sum(1 for a, b in zip(fwd, dsp_fwd, strict=True) if a != b)
+    wan = len(alert_frames) + len(summaries)
+    metrics: dict[str, Any] = {
+        "offered": offered,
+        "device_forwarded": offered - suppressed,
+        "device_suppressed": suppressed,
+        "dsp_forwarded": sum(dsp_fwd),
+        "dsp_suppressed": offered - sum(dsp_fwd),
+        "alert_frames": len(alert_frames),
+        "summary_frames": len(summaries),
+        "wan_frames": wan,
+        "wan_frames_saved": offered - wan,
+        "wan_reduction_pct": round(100.0 * (1 - wan / offered), 2) if offered else 0.0,
+        "critical_lost": critical_lost,
+        "healthy_suppressed": suppressed,
+        "summary_reported": reported,
+        "unaccounted_suppressed": abs(suppressed - reported),
+        "divergences": divergences,
+        "frame_errors": frame_errors,
+        "forwarded_frames_missing": max(0, (offered - suppressed) - len(alert_frames)),
+    }
+    # series: per code, forwarded/suppressed per time bucket, device and DSP
+    end = events[-1][0] if events else 0
+    bucket = max(1000, -(-(end + 1) // BUCKET_MS_TARGET))
+    nb = end // bucket + 1
+    codes: dict[str, dict[str, list[int]]] = {}
+    for (t, code, _), dev_ok, dsp_ok in zip(events, fwd, dsp_fwd, strict=True):
+        s = codes.setdefault(f"0x{code:04X}", {k: [0] * nb for k in (
+            "device_forwarded", "device_suppressed", "dsp_forwarded", "dsp_suppressed")})
+        b = t // bucket
+        s["device_forwarded" if dev_ok else "device_suppressed"][b] += 1
+        s["dsp_forwarded" if dsp_ok else "dsp_suppressed"][b] += 1
+    series = {"bucket_ms": bucket, "codes": codes}
+    return metrics, series
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class BoardSession:
+    """One board across the scenarios of a run, with its recovery ladder."""
+
+    def __init__(self, board: BoardDef, folder: RunFolder, opts: RunOptions) -> None:
+        self.board = board
+        self.folder = folder
+        self.opts = opts
+        self.unhealthy: str | None = None
+        self.adapter: BoardAdapter | None = None
+        self.client: ProtocolClient | None = None
+        self.console = ConsoleLog(None)
+
+    # -- adapter lifecycle --------------------------------------------------------------------
+    def _fresh_adapter(self, scenario: Scenario) -> BoardAdapter:
+        self.shutdown()
+        a = self.board.make_adapter(ticks_start=scenario.ticks_start)
+        if self.opts.adapter_wrapper is not None:
+            a = self.opts.adapter_wrapper(a, self.board.name, scenario.name)
+        return a
+
+    def shutdown(self) -> None:
+        if self.adapter is not None:
+            stop = getattr(self.adapter, "shutdown", None)
+            if stop is not None:
+                stop()
+            else:
+                self.adapter.close()
+            self.adapter = None
+
+    def _connect(self) -> ProtocolClient:
+        assert self.adapter is not None
+        self.adapter.console = self.console
+        self.adapter.open()
+        self.client = ProtocolClient(self.adapter, step_timeout=self.opts.step_timeout)
+        return self.client
+
+    def recover(self, rung: int) -> None:
+        """Climb the ladder to `rung` (1 reconnect, 2 soft reset, 3 hard reset)."""
+        a = self.adapter
+        assert a is not None
+        self.console.log("#", f"recovery rung {rung}: "
+                         + ("reconnect", "soft reset", "hard reset")[min(rung, 3) - 1])
+        if rung == 1:
+            a.reconnect()
+        elif rung == 2:
+            a.reconnect()
+            c = ProtocolClient(a, step_timeout=self.opts.step_timeout)
+            c.command("RESET", "soft")
+            c.drain(1.0)
+        else:
+            if not a.hard_reset():
+                a.reconnect()
+                c = ProtocolClient(a, step_timeout=self.opts.step_timeout)
+                c.command("RESET", "hard")
+                c.drain(1.0)
+
+    # -- one scenario --------------------------------------------------------------------------
+    def run_scenario(self, scenario: Scenario) -> ScenarioResult:
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        t0 = time.monotonic()
+        rel = self.folder.console_path(self.board.name, scenario.name)
+        res = ScenarioResult(self.board.name, scenario.name, ERROR, started_utc=started,
+                             console=str(rel.relative_to(self.folder.path)))
+        if self.unhealthy:
+            res.reasons = [f"board unhealthy ({self.unhealthy})"]
+            return res
+        why_not = self.board.cannot_run(scenario)
+        if why_not:
+            res.verdict, res.reasons = SKIPPED, [why_not]
+            return res
+        self.console.close()
+        self.console = ConsoleLog(rel)
+        attempt = 0
+        while True:
+            attempt += 1
+            res.attempts = attempt
+            try:
+                if attempt == 1:
+                    self.adapter = self._fresh_adapter(scenario)
+                else:
+                    self.recover(attempt - 1)
+                self._drive(scenario, res, t0)
+                break
+            except TooLarge as e:
+                res.verdict, res.reasons = TOO_LARGE, [str(e)]
+                break
+            except BoardError as e:
+                res.verdict = ERROR
+                res.reasons = [f"{e.reason}: {e}"]
+                self.console.log("#", f"error (attempt {attempt}): {e.reason}: {e}")
+                if self.opts.stop.is_set():
+                    break
+                if attempt > self.opts.retries:
+                    if attempt >= 3:
+                        self.unhealthy = e.reason
+                    break
+        if self.client is not None:
+            res.link = self.client.counters.as_dict()
+        res.wall_s = round(time.monotonic() - t0, 3)
+        self.console.log("#", f"verdict {res.verdict}: {'; '.join(res.reasons)}")
+        return res
+
+    def _drive(self, sc: Scenario, res: ScenarioResult, t0: float) -> None:
+        client = self._connect()
+        deadline = t0 + self.opts.scenario_timeout
+        info = client.hello()
+        res.board_info = dict(info)
+        self.board.check_firmware(info)
+        events = sc.events()
+        role = info.get("role", self.board.role)
+        if role in ("esme", "gsme"):  # a lone meter raises every alert itself
+            events = [(t, c, role) for t, c, _ in events]
+        self._expect_ok(client.command("CLOCK", str(WALL_S)), "CLOCK")
+        if sc.config:
+            self._apply_config(client, sc.config)
+        decisions: list[str] = []
+        now = 0
+        resets = list(sc.resets)
+
+        def advance_to(t: int) -> None:
+            nonlocal now
+            while t > now:
+                step = min(t - now, MAX_ADVANCE)
+                r = client.command("ADVANCE", str(step))
+                if not r.ok and r.code == wire.E_UNSUPPORTED:
+                    raise BoardError("board cannot advance virtual time", "unsupported")
+                self._expect_ok(r, "ADVANCE")
+                now += step
+
+        for t, code, src in events:
+            if self.opts.stop.is_set():
+                raise BoardError("run interrupted", "interrupted")
+            if time.monotonic() > deadline:
+                raise ScenarioTimeout(f"scenario over {self.opts.scenario_timeout:.0f}s")
+            while resets and resets[0][0] <= t:
+                rt, kind = resets.pop(0)
+                advance_to(rt)
+                self._expect_ok(client.command("RESET", kind), "RESET")
+                client.drain(0.2)
+                client.hello()
+                self._expect_ok(client.command("CLOCK", str(WALL_S + now // 1000)), "CLOCK")
+            advance_to(t)
+            r = client.command("ALERT", f"{code:04X} {src}")
+            self._expect_ok(r, "ALERT")
+            decisions.append("".join(a.split("=", 1)[1] for a in r.args if "=" in a
+                                     and a.split("=", 1)[0] in ("hub", "esme", "gsme")))
+            if client.counters.crc_errors > self.opts.crc_error_limit:
+                raise BoardError(f"{client.counters.crc_errors} CRC/format errors on the link",
+                                 "crc errors")
+        advance_to(now + sc.tail_ms)
+        stats = client.command("STATS")
+        for ln in stats.lines:
+            if ln.verb == "STATS":
+                res.metrics["board_stats"] = ln.kv()
+        if client.counters.lost_lines:
+            raise BoardError(f"{client.counters.lost_lines} device lines lost before RESEND",
+                             "lines lost")
+        frames, frame_errors, errs = self._frames(client)
+        per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
+        metrics, series = compute_metrics(events, decisions, frames, sc.config,
+                                          per_source, frame_errors)
+        res.metrics.update(metrics)
+        res.series = series
+        reasons, verdict = [], PASS
+        for p in sc.properties:
+            ok, why = p.check(metrics)
+            if ok is False:
+                verdict = FAIL
+                reasons.append("violated: " + why)
+            elif ok is True:
+                reasons.append("held: " + why)
+        if frame_errors:
+            verdict = FAIL
+            reasons.append(f"{frame_errors} frames sent north do not decode: {errs[:3]}")
+        res.verdict, res.reasons = verdict, reasons
+
+    @staticmethod
+    def _frames(client: ProtocolClient) -> tuple[list[Any], int, list[str]]:
+        from hil.frames import FrameError, decode_fast
+
+        out, bad, errs = [], 0, []
+        for ln in sorted((x for x in client.lines if x.verb == "FRAME"),
+                         key=lambda x: (x.boot, x.seq)):
+            try:
+                out.append(decode_fast(bytes.fromhex(ln.args[1])))
+            except (FrameError, ValueError, IndexError) as e:
+                bad += 1
+                errs.append(str(e))
+        return out, bad, errs
+
+    def _apply_config(self, client: ProtocolClient, config: dict[str, Any]) -> None:
+        from firmware_model import config_update
+        from firmware_model.limiter import Config
+
+        msg = config_update.build(Config.from_dict(dict(config)), int(time.time()),
+                                  config_update.TEST_KEY)
+        r = client.command("CONFIG", wire.hexlify(msg))
+        self._expect_ok(r, "CONFIG")
+
+    @staticmethod
+    def _expect_ok(r: Reply, what: str) -> None:
+        if not r.ok:
+            raise BoardError(f"{what} refused: {r.code} {' '.join(r.args[1:])}",
+                             "command refused")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Progress:
+    """Plain-text progress: one line per finished scenario (no TTY tricks)."""
+
+    def __init__(self, total: int, out: Callable[[str], None] = print) -> None:
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()
+        self._out = out
+
+    def step(self, r: ScenarioResult) -> None:
+        with self._lock:
+            self.done += 1
+            width = 20
+            fill = width * self.done // max(1, self.total)
+            why = ""
+            if r.verdict not in (PASS,):
+                why = " -- " + "; ".join(x for x in r.reasons if not x.startswith("held"))[:160]
+            self._out(f"[{'#' * fill}{'.' * (width - fill)}] {self.done:3d}/{self.total} "
+                      f"{r.board:16s} {r.scenario:16s} {r.verdict:9s} {r.wall_s:6.1f}s{why}")
+
+
+def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFolder,
+               opts: RunOptions, progress: Progress | None = None) -> list[ScenarioResult]:
+    """Run what has no result yet in `folder`; returns the results written by this call."""
+    written: list[ScenarioResult] = []
+    lock = threading.Lock()
+
+    def one_board(b: BoardDef) -> None:
+        todo = [s for s in scenarios if not folder.has_result(b.name, s.name)]
+        if not todo:
+            return
+        absent = b.absent_reason()
+        session = BoardSession(b, folder, opts)
+        try:
+            for sc in todo:
+                if opts.stop.is_set():
+                    return
+                if absent:
+                    r = ScenarioResult(b.name, sc.name, SKIPPED, [absent],
+                                       started_utc=datetime.now(UTC).isoformat(timespec="seconds"))
+                else:
+                    r = session.run_scenario(sc)
+                    if opts.stop.is_set() and r.verdict == ERROR:
+                        return  # interrupted: leave it for --resume
+                folder.write_result(r)
+                with lock:
+                    written.append(r)
+                if progress is not None:
+                    progress.step(r)
+        finally:
+            session.shutdown()
+            session.console.close()
+
+    jobs = max(1, opts.jobs)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hil-board") as ex:
+        futures = [ex.submit(one_board, b) for b in boards]
+        try:
+            for f in futures:
+                while True:
+                    try:
+                        f.result(timeout=0.5)
+                        break
+                    except TimeoutError:
+                        continue
+        except KeyboardInterrupt:
+            opts.stop.set()
+            for f in futures:
+                f.cancel()
+            raise
+    return written
+
+
+def ensure_dir(path: str | Path) -> Path:
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+__all__ = ["EmulatorAdapter", "Progress", "RunOptions", "compute_metrics", "run_matrix"]
