@@ -52,7 +52,7 @@ class ConfigRejected(ValueError):
     """An update was refused; `reason` is one of the codes above, the old config stays."""
 
     def __init__(self, reason, detail):
-        ValueError.__init__(self, "%s: %s" % (REASONS[reason], detail))
+        super().__init__("%s: %s" % (REASONS[reason], detail))
         self.reason = reason
 
 
