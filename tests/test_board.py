@@ -261,3 +261,29 @@ def test_real_time_clock_refuses_advance(tmp_path: Path) -> None:
     rig.engine.start()
     out = rig.cmd("ADVANCE", "10")
     assert out[-1][2][1] == wire.E_UNSUPPORTED
+
+
+def test_config_update_applies_is_authenticated_and_survives_reset(tmp_path: Path) -> None:
+    from firmware_model import config_update
+    from firmware_model.limiter import Config
+
+    rig = Rig(tmp_path)
+    cfg = Config.from_dict({"red_threshold": 20, "amber_threshold": 10, "code_limit": 2})
+    msg = config_update.build(cfg, 1, config_update.TEST_KEY)
+    assert rig.ack("CONFIG", msg.hex().upper())[1:] == ["applied"]
+    d = storm(rig, 40)
+    assert d.index("T") < 30  # red at 20 and overloaded after 2 more: the new values rule
+    forged = config_update.build(cfg, 2, b"not the device key, 32 bytes!!!!")
+    out = rig.cmd("CONFIG", forged.hex())
+    assert out[-1][1] == "NAK" and out[-1][2][1] == wire.E_AUTH
+    out = rig.cmd("CONFIG", config_update.build(Config(), 1, config_update.TEST_KEY).hex())
+    assert out[-1][1] == "NAK" and out[-1][2][1] == wire.E_AUTH  # replayed counter
+    bad = Config()
+    bad.red_threshold = 0
+    out = rig.cmd("CONFIG", config_update.build(bad, 3, config_update.TEST_KEY).hex())
+    assert out[-1][1] == "NAK" and out[-1][2][1] == wire.E_CONFIG
+    assert rig.cmd("CONFIG", "ABC")[-1][2][1] == wire.E_ARG
+    rig.cmd("RESET", "hard")
+    rig2 = Rig(tmp_path)  # same flash, power cycle: the applied config is still in force
+    d2 = storm(rig2, 40)
+    assert d2 == d

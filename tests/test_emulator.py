@@ -96,14 +96,20 @@ def test_storm_frames_decode_with_the_host_codec(chub: Emu) -> None:
         decisions.append(dict(a.split("=") for a in out[-1][2][1:])["hub"])
         frames += [bytes.fromhex(x[2][1]) for x in out if x[1] == "FRAME"]
         chub.cmd("ADVANCE", "100")
-    chub.cmd("ADVANCE", "86400000")
-    out = chub.cmd("ADVANCE", "86400000")
-    frames += [bytes.fromhex(x[2][1]) for x in out if x[1] == "FRAME"]
+    for _ in range(2):
+        out = chub.cmd("ADVANCE", "86400000")
+        frames += [bytes.fromhex(x[2][1]) for x in out if x[1] == "FRAME"]
     decoded = [frames_mod.decode(f) for f in frames]
-    alerts = [d for d in decoded if d.alert_code == 0x8F0C]
-    summaries = [d for d in decoded if d.alert_code == 0x8FFE]
+    alerts = [d for d in decoded if d.alert_code == "0x8F0C" and not d.is_summary]
+    summaries = [d for d in decoded if d.is_summary]
+    assert len(alerts) + len(summaries) == len(decoded)
+    assert {d.originator_title for d in alerts} == {"00DB1234567890A1"}  # the meter's own
+    assert {d.encoding for d in alerts} == {"dlms"}
+    assert decoded[0].alert_time == "2026-01-01T00:00:00Z"  # the wall clock we set
     assert len(alerts) == 260 - decisions.count("S")
-    assert summaries and {d.suppressed_code for d in summaries} == {0x8F0C}
+    assert summaries and {d.suppressed_code for d in summaries} == {"0x8F0C"}
+    assert [d.summary_kind for d in summaries][0] == 0  # STARTED first, CLOSED last
+    assert summaries[-1].summary_kind == 2
     reported = sum(d.suppressed_count for d in summaries)
     assert reported == decisions.count("S") > 0  # every suppression is accounted for
 
