@@ -1,4 +1,4 @@
-# Runs one limiter conformance vector (vectors/limiter/*.json, format in vectors/README.md)
+# Runs one limiter conformance vector (vectors/limiter/*.json; format in docs/limiter.md)
 # against a limiter module and returns what it observed, in the vector's "expect" shape.
 # Runs on CPython and MicroPython (tests load it flat into the VM), so: no typing, no f-strings.
 
