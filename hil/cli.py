@@ -13,6 +13,7 @@ from hil.errors import HilError
 # name -> module under hil.commands; order is the order shown by --help.
 COMMANDS: dict[str, str] = {
     "decode": "hil.commands.decode",
+    "compare": "hil.commands.compare",
 }
 
 

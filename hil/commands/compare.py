@@ -1,0 +1,131 @@
+"""Run the device limiter and the DSP model side by side on an alert stream.
+
+For every alert: its fate with the DSP alone (every alert crosses the WAN), with the device
+alone, and behind the device (what the DSP sees: forwarded alerts plus the device's summary
+frames, which the DSP counts as alerts of code 0x8FFE). Every divergence between device and
+DSP is classified (lost at the device, extra WAN traffic, suppressed-count mismatch) and given
+a cause by replaying the device with each perturbation removed (docs/dsp-model.md).
+
+With --dsp-results, also checks the DSP model and the device against a real DSP's filter
+results (CSV or JSONL; schema in docs/dsp-model.md), reporting disagreements with line numbers.
+
+Inputs: ALERTS is JSON Lines or CSV (device_id, t_ms, alert_code[, arrival_ms][, frame]) or a
+file of GBCS frames in hex (.hex/.txt, one per line, optionally "t_ms HEX").
+
+Exit status: 0 all good; 1 a critical (never-throttle) alert was lost, or input rows were bad
+(reported with line numbers after the comparison finished); 2 unusable input or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hil.compare import Latency, RealCheck, Scenario, Setup, compare_stream, table, write_json
+from hil.config import load_config
+from hil.errors import ConfigError, InputError
+from hil.streams import BadRow, read_alerts, read_dsp_results
+
+HELP = "compare the device limiter with the DSP (SECMP0062) model on an alert stream"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--alerts", required=True, metavar="ALERTS",
+                        help="alert stream: .jsonl/.csv, or .hex/.txt GBCS frames")
+    parser.add_argument("--dsp-results", metavar="RESULTS",
+                        help="real DSP filter results (.csv or .jsonl) to check both models "
+                             "against")
+    parser.add_argument("--config", metavar="CONFIG",
+                        help="policy config (JSON/TOML) for both sides (default: policy.md "
+                             "defaults)")
+    parser.add_argument("--dsp-config", metavar="CONFIG",
+                        help="a different policy config for the DSP side")
+    parser.add_argument("--latency-ms", action="append", default=[], metavar="SPEC",
+                        help="WAN latency: MS (fixed), LO-HI (uniform, seeded) or DEVICE=MS "
+                             "(per device); repeatable")
+    parser.add_argument("--skew-ppm", type=int, default=0,
+                        help="device clock skew in ppm (positive: device clock fast)")
+    parser.add_argument("--reset", action="append", default=[], metavar="DEVICE@T_MS",
+                        help="reset a device at event time T_MS ('*@T_MS': every device); "
+                             "repeatable")
+    parser.add_argument("--reset-mode", choices=("lost", "snapshot"), default="lost",
+                        help="after a reset the device's state is lost, or restored from its "
+                             "last snapshot (default: lost)")
+    parser.add_argument("--snapshot-interval-ms", type=int, default=60_000,
+                        help="how often the device writes its snapshot (default 60000)")
+    parser.add_argument("--slots", type=int, default=16,
+                        help="device limiter code slots (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for latency and tick start")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes (devices are partitioned across them)")
+    parser.add_argument("--json", metavar="OUT", help="write the full result as JSON ('-': stdout)")
+    parser.add_argument("--fates", metavar="OUT",
+                        help="write every alert's fate in each pipeline as JSON Lines")
+
+
+def _resets(specs: list[str]) -> tuple[tuple[str, int], ...]:
+    out = []
+    for s in specs:
+        dev, sep, t = s.rpartition("@")
+        try:
+            if not sep or not dev:
+                raise ValueError
+            out.append((dev, int(t)))
+        except ValueError:
+            raise ConfigError(f"--reset: {s!r} is not DEVICE@T_MS") from None
+    return tuple(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    dev_cfg = load_config(args.config)
+    dsp_cfg = load_config(args.dsp_config) if args.dsp_config else dev_cfg
+    scenario = Scenario(latency=Latency.parse(args.latency_ms), skew_ppm=args.skew_ppm,
+                        resets=_resets(args.reset), reset_mode=args.reset_mode,
+                        snapshot_interval_ms=args.snapshot_interval_ms, slots=args.slots,
+                        seed=args.seed)
+    setup = Setup(dsp_cfg=dsp_cfg, dev_cfg=dev_cfg, scenario=scenario)
+    if not Path(args.alerts).is_file():
+        raise InputError(f"{args.alerts}: no such file")
+
+    bad: list[BadRow] = []
+    real: RealCheck | None = None
+    if args.dsp_results:
+        real = RealCheck.load(read_dsp_results(args.dsp_results, bad))
+    fates_out = open(args.fates, "w") if args.fates else None  # noqa: SIM115
+    try:
+        def on_fates(rows: list[dict[str, Any]]) -> None:
+            if real is not None:
+                real(rows)
+            if fates_out is not None:
+                for r in rows:
+                    fates_out.write(json.dumps(r) + "\n")
+
+        want = real is not None or fates_out is not None
+        result = compare_stream(read_alerts(args.alerts, bad), setup, errors=bad,
+                                path=str(args.alerts), on_fates=on_fates if want else None,
+                                jobs=args.jobs)
+    finally:
+        if fates_out is not None:
+            fates_out.close()
+    if real is not None:
+        real.finish()
+    bad.sort(key=lambda b: (b.path, b.line))
+    if args.json == "-":
+        write_json(sys.stdout, result, setup, real, bad)
+    else:
+        print(table(result, real, bad))
+        if args.json:
+            with open(args.json, "w") as f:
+                write_json(f, result, setup, real, bad)
+    status = 0
+    if result.hard_failures:
+        print(f"hil compare: FAILED: {result.hard_failures} critical (never-throttle) alert(s) "
+              "lost", file=sys.stderr)
+        status = 1
+    if bad:
+        print(f"hil compare: {len(bad)} bad input row(s); first: {bad[0]}", file=sys.stderr)
+        status = 1
+    return status
