@@ -704,3 +704,34 @@ def counter_of(out):
     if out[F_COUNTER_HI] < 0:
         return None
     return (out[F_COUNTER_HI] << 32) | out[F_COUNTER_LO]
+
+
+_ENVELOPES = (None, "signed", "ciphered")
+_ENCODINGS = (None, "dlms", "gbz", "asn1")
+
+
+def _opt(v):
+    return None if v < 0 else v
+
+
+def _code(v):
+    return None if v < 0 else "0x%04X" % v
+
+
+def fields(b, out):
+    # The parse result as a dict named and formatted like hil/frames.py's DecodedFrame
+    # (times stay seconds since 2000). Allocates: for tests and diagnostics, not hot paths.
+    return {
+        "envelope": _ENVELOPES[out[F_ENVELOPE]], "encrypted": bool(out[F_ENCRYPTED]),
+        "cra_flag": _opt(out[F_CRA]), "originator_counter": counter_of(out),
+        "originator_title": title_hex(b, out[F_ORIG]),
+        "recipient_title": title_hex(b, out[F_RECIP]),
+        "message_code": _code(out[F_MSG_CODE]), "alert_code": _code(out[F_ALERT_CODE]),
+        "alert_time": out[F_ALERT_TIME], "encoding": _ENCODINGS[out[F_ENCODING]],
+        "signature_present": bool(out[F_SIG_PRESENT]), "security_control": _opt(out[F_SC]),
+        "invocation_counter": _opt(out[F_IC]), "payload_length": out[F_PAYLOAD_LEN],
+        "is_summary": out[F_SUMMARY_KIND] >= 0, "summary_kind": _opt(out[F_SUMMARY_KIND]),
+        "suppressed_code": _code(out[F_SUPP_CODE]),
+        "suppressed_count": _opt(out[F_SUPP_COUNT]), "episode_total": _opt(out[F_EP_TOTAL]),
+        "first_time": out[F_FIRST_TIME], "last_time": out[F_LAST_TIME],
+    }

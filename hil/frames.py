@@ -611,18 +611,25 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+YEAR_MIN, YEAR_MAX = 1970, 9998  # any deviation keeps the instant inside datetime's range
+
+
+def _days_since_2000(year: int, month: int, day: int) -> int:
+    return (datetime(year, month, day) - datetime(2000, 1, 1)).days
+
+
 def dlms_datetime_seconds(raw: bytes) -> int | None:
     """Seconds since 2000-01-01T00:00:00Z named by a 12-byte DLMS date-time, or None.
 
-    None unless year, month, day, hour, minute and second are all specified and in range
-    (year 1..9999; the DST/last-day specials 0xFD/0xFE name no single instant). Weekday,
+    None unless year (1970..9998), month, day, hour, minute and second are all specified and
+    in range (the DST/last-day specials 0xFD/0xFE name no single instant). Weekday,
     hundredths and clock status are ignored. Deviation 0x8000 (not specified) reads as UTC,
     as GBCS requires UTC; otherwise it must be -720..720 and, per the DLMS Blue Book
     ("minutes from local time to UTC"), UTC = local + deviation.
     """
     year, month, day, _wd, hour, minute, second, _hs, deviation, _st = struct.unpack(
         ">HBBBBBBBhB", raw)
-    if not (1 <= year <= 9999 and 1 <= month <= 12 and 1 <= day
+    if not (YEAR_MIN <= year <= YEAR_MAX and 1 <= month <= 12 and 1 <= day
             and day <= _days_in_month(year, month)
             and hour <= 23 and minute <= 59 and second <= 59):
         return None
@@ -630,8 +637,8 @@ def dlms_datetime_seconds(raw: bytes) -> int | None:
         deviation = 0
     elif not -720 <= deviation <= 720:
         return None
-    days = (datetime(year, month, day) - datetime(2000, 1, 1)).days
-    return days * 86400 + hour * 3600 + minute * 60 + second + deviation * 60
+    return (_days_since_2000(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+            + deviation * 60)
 
 
 def seconds_to_iso(secs: int | None) -> str | None:
@@ -662,23 +669,35 @@ def dlms_datetime(secs: int) -> bytes:
                        dt.second, 0, 0x8000, 0xFF)
 
 
+def generalized_time_seconds(raw: bytes) -> int | None:
+    """Seconds since 2000 from an ASN.1 GeneralizedTime "YYYYMMDDHHMMSS[.f...]Z" (year
+    1970..9998, fraction dropped), else None: local times without Z, offsets and reduced forms
+    are not one known UTC instant here."""
+    n = len(raw)
+    if n < 15 or raw[n - 1] != 0x5A:  # "Z"
+        return None
+    for k in range(14):
+        if not 0x30 <= raw[k] <= 0x39:
+            return None
+    if n > 15:
+        if raw[14] not in (0x2E, 0x2C) or n == 16:  # "." or ","
+            return None
+        for k in range(15, n - 1):
+            if not 0x30 <= raw[k] <= 0x39:
+                return None
+    d = [c - 0x30 for c in raw[:14]]
+    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
+    hour, minute, second = d[8] * 10 + d[9], d[10] * 10 + d[11], d[12] * 10 + d[13]
+    if not (YEAR_MIN <= year <= YEAR_MAX and 1 <= month <= 12 and 1 <= day
+            and day <= _days_in_month(year, month)
+            and hour <= 23 and minute <= 59 and second <= 59):
+        return None
+    return _days_since_2000(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+
+
 def generalized_time_iso(raw: bytes) -> str | None:
-    """ISO-8601 UTC from an ASN.1 GeneralizedTime "YYYYMMDDHHMMSS[.f...]Z", else None (local
-    times without Z, offsets and reduced forms are not one known UTC instant here)."""
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if len(text) < 15 or not text.endswith("Z") or not text[:14].isdigit():
-        return None
-    frac = text[14:-1]
-    if frac and not (frac[0] in ".," and len(frac) > 1 and frac[1:].isdigit()):
-        return None
-    try:
-        dt = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
-    except ValueError:
-        return None
-    return _iso(dt)
+    return seconds_to_iso(generalized_time_seconds(raw))
 
 
 # --------------------------------------------------------------------------------------------
@@ -974,7 +993,7 @@ class _Reader:
         s, e = self.field(i + 1, end, "BER value")
         return (i, tag, b[s:e]), e
 
-    def signed(self, i: int, end: int, fr: dict[str, Any]) -> int:
+    def signed(self, i: int, end: int, fr: dict[str, Any], top: bool = False) -> int:
         """The General-Signing block at i (must end exactly at `end`); fills fr."""
         b = self.b
         self.tag(i, end, 0xDF, "General-Signing tag")
@@ -1004,7 +1023,9 @@ class _Reader:
                   other_information_extra=_hex(b[os_ + 2:oe]), date_time=_hex(b[ds:de]),
                   signature_present=se > ss, payload_length=ce - cs)
         if se != end:
-            raise FrameError(f"{end - se} unexpected bytes after its content", se)
+            raise FrameError(f"{end - se} trailing bytes after the frame" if top else
+                             f"ciphered content: {end - se} unexpected bytes after its content",
+                             se)
         return se
 
     def payload(self, i: int, end: int, fr: dict[str, Any]) -> None:
@@ -1100,7 +1121,7 @@ def decode_fast(data: bytes) -> DecodedFrame:
         raise FrameError("unknown envelope tag (empty frame)", 0)
     if b[0] == 0xDF:
         fr = _blank(ENVELOPE_SIGNED)
-        r.signed(0, end, fr)
+        r.signed(0, end, fr, top=True)
         if r.pending:
             r.pending[0](r.pending[1], fr)
         return DecodedFrame(**fr)
