@@ -27,7 +27,7 @@ except ImportError:
     try:
         import config_update
     except ImportError:  # a board too small for it answers CONFIG with E_UNSUPPORTED
-        config_update = None
+        config_update = None  # type: ignore[assignment]
 
 SUMMARY_CODE = 0x8FFE  # project-defined "alert-storm suppression summary" (CONTRACTS 2)
 SOURCES = ("esme", "gsme", "hub")
@@ -446,7 +446,7 @@ def _kv(d):
 
 
 def _parse_kv(s):
-    d = {}
+    d = {}  # type: dict
     for p in s.split(" "):
         if "=" in p:
             k, v = p.split("=", 1)

@@ -14,23 +14,19 @@
 # f-strings, no bytes.hex(), no bytes %-formatting; preallocated buffers on the byte paths.
 
 try:
-    from micropython import const
-except ImportError:  # CPython
+    import binascii
 
-    def const(x):
-        return x
-
-
-try:  # CPython: the same CRC in C (crc_hqx is CRC-16/CCITT with a caller-chosen initial value)
-    from binascii import crc_hqx as _crc_hqx
-except ImportError:  # MicroPython has no crc_hqx
+    # CPython: the same CRC in C (crc_hqx is CRC-16/CCITT with a caller-chosen initial value);
+    # MicroPython has no crc_hqx.
+    _crc_hqx = getattr(binascii, "crc_hqx", None)
+except ImportError:  # micro:bit 1.9.2 builds without binascii
     _crc_hqx = None
 
-PROTOCOL_VERSION = const(1)
+PROTOCOL_VERSION = 1
 HOST_MARK = b"!"
 DEVICE_MARK = b"@"
-MAX_LINE = const(1024)  # bytes of a line without its "\n"; longer lines are discarded whole
-SEQ_MOD = const(0x40000000)  # seq numbers wrap at 2**30 (a small int on every port)
+MAX_LINE = 1024  # bytes of a line without its "\n"; longer lines are discarded whole
+SEQ_MOD = 0x40000000  # seq numbers wrap at 2**30 (a small int on every port)
 
 # Typed error codes (the NAK line's reason). One word each, so hosts can switch on them.
 E_NOISE = "E_NOISE"  # bytes without a mark (line noise, REPL chatter, a partial line's head)
@@ -63,14 +59,11 @@ def crc16_py(data, crc=0xFFFF):
     return crc
 
 
-if _crc_hqx is not None:
-
-    def crc16(data, crc=0xFFFF):
-        """CRC-16/CCITT-FALSE of a bytes-like object."""
-        return _crc_hqx(data, crc)
-
-else:
-    crc16 = crc16_py
+def crc16(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE of a bytes-like object (in C where the port has it)."""
+    if _crc_hqx is None:
+        return crc16_py(data, crc)
+    return _crc_hqx(data, crc)
 
 
 class WireError(Exception):
@@ -245,15 +238,14 @@ def firmware_hash(path, names=None):
     The host computes it with this same function over the files it deploys."""
     import os
 
+    crc = [0xFFFF]  # the CRC-16 fallback's running value (a list: updated in a closure)
     try:
         import hashlib
 
         h = hashlib.sha256()
         update = h.update
-        crc = None
     except ImportError:
         h = None
-        crc = [0xFFFF]
 
         def update(b):
             crc[0] = crc16(b, crc[0])
