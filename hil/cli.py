@@ -14,6 +14,9 @@ from hil.errors import HilError
 COMMANDS: dict[str, str] = {
     "decode": "hil.commands.decode",
     "compare": "hil.commands.compare",
+    "run": "hil.commands.run",
+    "boards": "hil.commands.boards",
+    "report": "hil.commands.report",
 }
 
 

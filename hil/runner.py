@@ -77,21 +77,16 @@ def _never_throttle(config: dict[str, Any]) -> set[int]:
 
 def compute_metrics(events: list[Event], decisions: list[str], frames: list[Any],
                     config: dict[str, Any], per_source_dsp: bool,
-                    frame_errors: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, series). decisions: one string per alert, the letters of the ACK (F, T, S
+                    frame_errors: int, critical: tuple[int, ...] = ()
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, series). Critical = never_throttle codes plus the board file's `critical`. decisions: one string per alert, the letters of the ACK (F, T, S
     per limiter on the path; "" = forwarded unfiltered). frames: decoded hil.frames objects."""
-    from hil.catalogue import CRITICAL, lookup
-
-    never = _never_throttle(config)
+    never = _never_throttle(config) | set(critical)
     offered = len(events)
     fwd = [("S" not in d) for d in decisions]
     suppressed = offered - sum(fwd)
-    critical_lost = 0
-    for (_, code, _), ok in zip(events, fwd, strict=True):
-        info = lookup(code)
-        if not ok and (code in never or (info is not None and info.category == CRITICAL
-                                         and code in never)):
-            critical_lost += 1
+    critical_lost = sum(1 for (_, code, _), ok in zip(events, fwd, strict=True)
+                        if not ok and code in never)
     alert_frames = [f for f in frames if not f.is_summary]
     summaries = [f for f in frames if f.is_summary]
     reported = sum(int(f.suppressed_count or 0) for f in summaries)
@@ -110,7 +105,7 @@ def compute_metrics(events: list[Event], decisions: list[str], frames: list[Any]
     dsp = dsp_decisions(events, config, per_source_dsp)
     dsp_fwd = [bool(d & 1) for d in dsp]
     divergences = sum(1 for a, b in zip(fwd, dsp_fwd, strict=True) if a != b)
-    wan = len(alert_frames) + len(summaries)
+    wan = len(frames) + frame_errors  # every FRAME line crossed the WAN, decodable or not
     metrics: dict[str, Any] = {
         "offered": offered,
         "device_forwarded": offered - suppressed,
@@ -235,6 +230,9 @@ class BoardSession:
                 res.verdict, res.reasons = TOO_LARGE, [str(e)]
                 break
             except BoardError as e:
+                if e.reason == "firmware raised":
+                    res.verdict, res.reasons = FAIL, [f"{e.reason}: {e}"]
+                    break
                 res.verdict = ERROR
                 res.reasons = [f"{e.reason}: {e}"]
                 self.console.log("#", f"error (attempt {attempt}): {e.reason}: {e}")
@@ -308,7 +306,8 @@ class BoardSession:
         frames, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
         metrics, series = compute_metrics(events, decisions, frames, sc.config,
-                                          per_source, frame_errors)
+                                          per_source, frame_errors,
+                                          tuple(self.board.spec.critical or ()))
         res.metrics.update(metrics)
         res.series = series
         reasons, verdict = [], PASS
@@ -349,6 +348,10 @@ class BoardSession:
 
     @staticmethod
     def _expect_ok(r: Reply, what: str) -> None:
+        if not r.ok and r.code == wire.E_INTERNAL:
+            # the firmware raised: a defect of the code under test, not of the rig
+            raise BoardError(f"{what}: the firmware raised {' '.join(r.args[1:])}",
+                             "firmware raised")
         if not r.ok:
             raise BoardError(f"{what} refused: {r.code} {' '.join(r.args[1:])}",
                              "command refused")
@@ -398,7 +401,11 @@ def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFol
                     r = ScenarioResult(b.name, sc.name, SKIPPED, [absent],
                                        started_utc=datetime.now(UTC).isoformat(timespec="seconds"))
                 else:
-                    r = session.run_scenario(sc)
+                    try:
+                        r = session.run_scenario(sc)
+                    except Exception as e:  # noqa: BLE001 (a harness bug must not lose the run)
+                        r = ScenarioResult(b.name, sc.name, ERROR,
+                                           [f"harness error: {type(e).__name__}: {e}"])
                     if opts.stop.is_set() and r.verdict == ERROR:
                         return  # interrupted: leave it for --resume
                 folder.write_result(r)

@@ -1,0 +1,129 @@
+"""SQLite history of nightly runs (reports/history.sqlite by default) and the trend across
+nights that tells a failing board (board health: the rig or the hardware) from a failing
+scenario (the firmware or the policy).
+
+Schema (docs/harness.md, "History"):
+
+    runs(run_id TEXT PRIMARY KEY,      -- the run folder name (UTC timestamp)
+         started_utc TEXT, git_commit TEXT, host TEXT,
+         total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER,
+         too_large INTEGER, skipped INTEGER, wall_s REAL)
+    results(run_id TEXT REFERENCES runs, board TEXT, scenario TEXT,
+            verdict TEXT,                -- pass | fail | error | too-large | skipped
+            reasons TEXT,                -- "; "-joined
+            wall_s REAL, fw TEXT, proto TEXT,
+            wan_reduction_pct REAL, divergences INTEGER, critical_lost INTEGER,
+            PRIMARY KEY (run_id, board, scenario))
+
+Recording a run again replaces its rows (idempotent; `hil report` may rebuild).
+
+Trend rules: a board is *unhealthy on a night* if any of its scenarios ended in `error`
+(infrastructure), or if at least half of its attempted scenarios failed (something board-wide).
+A board is flagged when it was unhealthy on each of the last `nights` (default 2) runs that
+included it. A scenario is flagged when it failed (verdict `fail`) on a board that was healthy
+that night, on each of the last `nights` runs: that is the code, not the rig."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, ScenarioResult
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs(
+    run_id TEXT PRIMARY KEY, started_utc TEXT, git_commit TEXT, host TEXT,
+    total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER,
+    too_large INTEGER, skipped INTEGER, wall_s REAL);
+CREATE TABLE IF NOT EXISTS results(
+    run_id TEXT REFERENCES runs(run_id), board TEXT, scenario TEXT, verdict TEXT,
+    reasons TEXT, wall_s REAL, fw TEXT, proto TEXT, wan_reduction_pct REAL,
+    divergences INTEGER, critical_lost INTEGER,
+    PRIMARY KEY (run_id, board, scenario));
+"""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), timeout=30)
+    db.executescript(SCHEMA)
+    return db
+
+
+def record_run(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
+               results: list[ScenarioResult]) -> None:
+    n = {v: sum(1 for r in results if r.verdict == v) for v in (PASS, FAIL, ERROR, TOO_LARGE,
+                                                                 SKIPPED)}
+    with db:
+        db.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
+        db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
+            run_id, manifest.get("started_utc", ""), manifest.get("git_commit", ""),
+            manifest.get("host", ""), len(results), n[PASS], n[FAIL], n[ERROR], n[TOO_LARGE],
+            n[SKIPPED], float(manifest.get("wall_s") or sum(r.wall_s for r in results))))
+        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+            (run_id, r.board, r.scenario, r.verdict, "; ".join(r.reasons), r.wall_s,
+             r.board_info.get("fw", ""), r.board_info.get("proto", ""),
+             r.metrics.get("wan_reduction_pct"), r.metrics.get("divergences"),
+             r.metrics.get("critical_lost")) for r in results])
+
+
+@dataclass
+class Trend:
+    runs: list[str]  # run ids, oldest first
+    cells: dict[tuple[str, str], dict[str, str]]  # (board, scenario) -> run_id -> verdict
+    board_nights: dict[str, dict[str, bool]]  # board -> run_id -> unhealthy that night
+    flagged_boards: dict[str, str]  # board -> why
+    flagged_scenarios: dict[str, str]  # scenario -> why
+
+
+def trend(db: sqlite3.Connection, last: int = 14, nights: int = 2) -> Trend:
+    runs = [r[0] for r in db.execute(
+        "SELECT run_id FROM runs ORDER BY started_utc DESC, run_id DESC LIMIT ?", (last,))]
+    runs.reverse()
+    cells: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    per_board: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    fails: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    if runs:
+        marks = ",".join("?" * len(runs))
+        q = f"SELECT run_id, board, scenario, verdict FROM results WHERE run_id IN ({marks})"
+        for run_id, board, scenario, verdict in db.execute(q, runs):
+            cells[(board, scenario)][run_id] = verdict
+            per_board[board][run_id].append(verdict)
+            if verdict == FAIL:
+                fails[scenario][run_id].append(board)
+    board_nights: dict[str, dict[str, bool]] = {}
+    for board, by_run in per_board.items():
+        nightly = {}
+        for run_id, verdicts in by_run.items():
+            attempted = [v for v in verdicts if v != SKIPPED]
+            if not attempted:
+                continue
+            nfail = sum(1 for v in attempted if v == FAIL)
+            nightly[run_id] = ERROR in attempted or nfail * 2 >= len(attempted) > 1
+        board_nights[board] = nightly
+    flagged_boards = {}
+    for board, nightly in board_nights.items():
+        seq = [nightly[r] for r in runs if r in nightly]
+        if len(seq) >= nights and all(seq[-nights:]):
+            streak = 0
+            for bad in reversed(seq):
+                if not bad:
+                    break
+                streak += 1
+            flagged_boards[board] = f"unhealthy on the last {streak} consecutive runs"
+    flagged_scenarios = {}
+    for scenario, by_run in fails.items():
+        present = [r for r in runs if any(r in v for (_, sc), v in cells.items()
+                                          if sc == scenario)]
+        seq = []
+        for r in present:
+            healthy_fails = [b for b in by_run.get(r, [])
+                             if not board_nights.get(b, {}).get(r, False)]
+            seq.append(bool(healthy_fails))
+        if len(seq) >= nights and all(seq[-nights:]):
+            flagged_scenarios[scenario] = (f"failed on healthy boards on the last {nights}+ "
+                                           "consecutive runs")
+    return Trend(runs, dict(cells), board_nights, flagged_boards, flagged_scenarios)
