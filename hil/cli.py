@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "compare": "hil.commands.compare",
     "run": "hil.commands.run",
     "boards": "hil.commands.boards",
+    "deploy": "hil.commands.deploy",
     "report": "hil.commands.report",
 }
 

@@ -27,6 +27,7 @@ from firmware_model import wire
 from hil.board.adapters import BoardAdapter, BoardError, ConsoleLog, EmulatorAdapter
 from hil.board.client import ProtocolClient, Reply
 from hil.boards import BoardDef
+from hil.deploy import CannotTakeCode, deploy_serial, firmware_files
 from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, RunFolder, ScenarioResult
 from hil.scenarios import Event, Scenario
 
@@ -43,6 +44,9 @@ class RunOptions:
     crc_error_limit: int = 20  # more CRC/format errors than this in a scenario: link is bad
     jobs: int = 2
     adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
+    # deploys the firmware before a board's first scenario; None: hil.deploy for boards that
+    # need it (real MicroPython boards), nothing for emulated ones
+    deployer: Callable[[BoardDef, BoardAdapter], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -50,8 +54,17 @@ class ScenarioTimeout(BoardError):
     reason = "timeout"
 
 
-class TooLarge(BoardError):
-    reason = "too large"
+def deploy_to_serial_board(board: BoardDef, adapter: BoardAdapter) -> None:
+    """Real MicroPython board: free the port, deploy over the raw REPL (hash-checked), let
+    main.py start (soft reset on leaving the raw REPL), reopen for the protocol."""
+    from hil.board.adapters import SerialAdapter
+
+    if not isinstance(adapter, SerialAdapter):
+        return
+    adapter.close()
+    port = adapter.find()
+    deploy_serial(port, firmware_files(board.spec.firmware), board.spec.baud or 115200,
+                  log=lambda m: adapter.console.log("#", m))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +164,8 @@ class BoardSession:
         self.folder = folder
         self.opts = opts
         self.unhealthy: str | None = None
+        self.too_large: str | None = None
+        self.deployed = False
         self.adapter: BoardAdapter | None = None
         self.client: ProtocolClient | None = None
         self.console = ConsoleLog(None)
@@ -209,6 +224,9 @@ class BoardSession:
         if self.unhealthy:
             res.reasons = [f"board unhealthy ({self.unhealthy})"]
             return res
+        if self.too_large:
+            res.verdict, res.reasons = TOO_LARGE, [self.too_large]
+            return res
         why_not = self.board.cannot_run(scenario)
         if why_not:
             res.verdict, res.reasons = SKIPPED, [why_not]
@@ -220,14 +238,19 @@ class BoardSession:
             attempt += 1
             res.attempts = attempt
             try:
-                if attempt == 1:
+                if attempt > 1 and self.adapter is not None:
+                    self.recover(attempt - 1)  # the ladder: the board must answer again
+                    self._connect().hello()
+                if attempt == 1 or self.board.emulated:
+                    # a scenario starts from a known state: an emulated board from an empty
+                    # flash (a retry must not inherit the failed attempt's limiter state)
                     self.adapter = self._fresh_adapter(scenario)
-                else:
-                    self.recover(attempt - 1)
+                self._deploy()
                 self._drive(scenario, res, t0)
                 break
-            except TooLarge as e:
-                res.verdict, res.reasons = TOO_LARGE, [str(e)]
+            except CannotTakeCode as e:
+                self.too_large = f"{e.reason}: {e}"
+                res.verdict, res.reasons = TOO_LARGE, [self.too_large]
                 break
             except BoardError as e:
                 if e.reason == "firmware raised":
@@ -247,6 +270,18 @@ class BoardSession:
         res.wall_s = round(time.monotonic() - t0, 3)
         self.console.log("#", f"verdict {res.verdict}: {'; '.join(res.reasons)}")
         return res
+
+    def _deploy(self) -> None:
+        if self.deployed:
+            return
+        assert self.adapter is not None
+        deployer = self.opts.deployer
+        if deployer is None and not self.board.emulated:
+            deployer = deploy_to_serial_board
+        if deployer is not None:
+            self.console.log("#", "deploy")
+            deployer(self.board, self.adapter)
+        self.deployed = True
 
     def _drive(self, sc: Scenario, res: ScenarioResult, t0: float) -> None:
         client = self._connect()
