@@ -254,7 +254,8 @@ def _put_bytes(buf, i, src, n):
     else:
         if len(src) != n:
             raise ValueError("expected %d bytes" % n)
-        buf[i:i + n] = src
+        for k in range(n):  # no slice assignment: micro:bit 1.9.2 builds lack it
+            buf[i + k] = src[k]
     return i + n
 
 
@@ -265,9 +266,9 @@ def _put_signed(buf, i, counter, orig, recip, msg_code, content_len, sig_len):
     buf[i + 2] = 3  # CRA flag: alert
     struct.pack_into(">II", buf, i + 3, counter >> 32, counter & 0xFFFFFFFF)
     buf[i + 11] = 8
-    buf[i + 12:i + 20] = orig
+    _put_bytes(buf, i + 12, orig, 8)
     buf[i + 20] = 8
-    buf[i + 21:i + 29] = recip
+    _put_bytes(buf, i + 21, recip, 8)
     buf[i + 29] = 0     # date-time: absent
     buf[i + 30] = 2     # other-information: message code only
     struct.pack_into(">H", buf, i + 31, msg_code)
