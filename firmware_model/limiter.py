@@ -29,6 +29,7 @@ NORMAL = 0
 AMBER = 1
 RED = 2
 SAT_MAX = 0x3FFFFFFF
+_HALF = 0x20000000  # ticks_diff's range is [-_HALF, _HALF)
 NEVER_THROTTLE_MAX = 16
 SNAPSHOT_VERSION = 1
 
@@ -185,6 +186,7 @@ class Limiter:
         self._n = cfg.throttle_n
         self._period = cfg.throttle_period_ms
         self._si = cfg.summary_interval_ms
+        self._rescan = True  # window lengths may have changed
         nt = self._nt
         for j in range(NEVER_THROTTLE_MAX):
             nt[j] = cfg.never_throttle[j] if j < len(cfg.never_throttle) else _FREE
@@ -201,6 +203,8 @@ class Limiter:
         self._d_count = 0
         self._d_prev = 0
         self._live = False  # any code window/episode open since the last clear
+        self._rescan = True  # a slot may have freed since the table was last found full
+        self._full_until = 0
         self._pending = 0
         self._seq = 0
         for i in range(self.slots + 1):
@@ -313,7 +317,9 @@ class Limiter:
 
     def _free_if_idle(self, i):
         if i < self.slots and not (self._c_open[i] or self._e_open[i] or self._r_kind[i]):
-            self._code[i] = _FREE
+            if self._code[i] != _FREE:
+                self._code[i] = _FREE
+                self._rescan = True
 
     def _clear_codes(self, t):
         # The device is not red: every episode ends and all code state goes (policy step 1).
@@ -325,20 +331,29 @@ class Limiter:
         self._live = False
 
     def _slot_for(self, code):
+        # code is not in the table (offer() looked)
         codes = self._code
-        if code in codes:
-            return codes.index(code)
-        if _FREE not in codes:
+        t = self._now
+        if _FREE not in codes and (self._rescan or ticks_diff(t, self._full_until) >= 0):
             # The table looks full: free the slots whose code has gone quiet, then look again.
-            t = self._now
+            # If none frees, no slot can before the earliest of their windows could close
+            # (hits only postpone that) or a report is popped: skip rescans until then.
+            soon = self._cw + self._cw  # (at most: keeps _full_until within ticks range)
             for i in range(self.slots):
                 self._touch(i, t)
                 self._free_if_idle(i)
-            if _FREE not in codes:
-                st = self._st
-                if st[5] < SAT_MAX:
-                    st[5] += 1
-                return self.slots
+                if self._c_open[i]:
+                    left = (self._cw if self._c_count[i] == 0 else self._cw + self._cw) \
+                        - ticks_diff(t, self._c_start[i])
+                    if left < soon:
+                        soon = left
+            self._full_until = ticks_add(t, soon if soon > 0 else 0)
+            self._rescan = False
+        if _FREE not in codes:
+            st = self._st
+            if st[5] < SAT_MAX:
+                st[5] += 1
+            return self.slots
         i = codes.index(_FREE)
         codes[i] = code
         return i
@@ -347,12 +362,17 @@ class Limiter:
 
     def offer(self, code, now_ms):
         """Decide one alert: SUPPRESS, FORWARD or FORWARD | STARTED (docs/policy.md)."""
+        # The hot path: ticks_diff and the window advance are inlined (a MicroPython call costs
+        # more than the arithmetic); the rare transitions go through the helper methods.
         t = now_ms
         st = self._st
         if st[0] < SAT_MAX:
             st[0] += 1
         # step 1: the device counter
-        self._dev_advance(t)
+        if self._d_open:
+            d = (t - self._d_start) & SAT_MAX
+            if d >= _HALF or d >= self._dw:
+                self._dev_advance(t)
         if not self._d_open:
             self._d_open = 1
             self._d_start = t
@@ -368,13 +388,24 @@ class Limiter:
         if c < red and self._d_prev < red:
             if self._live:
                 self._clear_codes(t)
-            return self._fwd(FORWARD)  # step 3: a healthy device is never filtered
+            st[1] += st[1] < SAT_MAX  # saturating increment without a branch
+            return FORWARD  # step 3: a healthy device is never filtered
         if code in self._nt:
-            return self._fwd(FORWARD)  # step 2
+            st[1] += st[1] < SAT_MAX
+            return FORWARD  # step 2
         # step 4: red; count the code in its slot
-        self._now = t
-        i = self._slot_for(code)
-        self._touch(i, t)
+        codes = self._code
+        if code in codes:
+            i = codes.index(code)
+        else:
+            self._now = t
+            i = self._slot_for(code)
+        if self._c_open[i]:
+            d = (t - self._c_start[i]) & SAT_MAX
+            if d >= _HALF or d >= self._cw:
+                self._touch(i, t)
+        else:
+            self._touch(i, t)  # an idle overflow slot or a fresh slot: nothing to advance
         self._live = True
         if not self._c_open[i]:
             self._c_open[i] = 1
@@ -385,7 +416,8 @@ class Limiter:
             self._c_count[i] = cc
         lim = self._limit
         if cc <= lim and self._c_prev[i] <= lim:
-            return self._fwd(FORWARD)
+            st[1] += st[1] < SAT_MAX
+            return FORWARD
         # step 5: overloaded
         if not self._e_open[i]:
             self._e_open[i] = 1
@@ -420,9 +452,10 @@ class Limiter:
             if u < SAT_MAX:
                 self._e_unrep[i] = u + 1
             self._e_last[i] = t
-        else:
-            self._fwd(r)
-        self._ongoing_due(i, t)
+        elif st[1] < SAT_MAX:
+            st[1] += 1
+        if self._e_unrep[i]:
+            self._ongoing_due(i, t)
         return r
 
     def _fwd(self, r):
@@ -437,6 +470,7 @@ class Limiter:
         """
         t = now_ms
         self._dev_advance(t)
+        self._rescan = True  # poll frees what it can; the next full-table offer looks again
         red = self._red
         if self._live and red > 1 and self._d_count + 1 < red and self._d_prev < red:
             # even the next alert cannot make the device red: the red spell has ended

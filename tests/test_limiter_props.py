@@ -197,3 +197,27 @@ def test_conservation_every_suppressed_alert_is_reported(cfg: Config, stream, sl
     assert reported == st_["suppressed"]
     assert lim.pending() == 0
     assert lim.poll(end + 1) == 0
+
+
+class EagerTable(Limiter):
+    """The limiter without its full-table shortcut: every offer that finds the table full
+    rescans it, as step 1 of the policy (advance every code) implies."""
+
+    def _slot_for(self, code: int) -> int:
+        self._rescan = True
+        return super()._slot_for(code)
+
+
+@SETTINGS
+@given(configs(), streams, st.integers(1, 3), st.integers(0, 3))
+def test_full_table_shortcut_never_changes_a_decision(cfg: Config, stream, slots: int,
+                                                      pop_every: int) -> None:
+    fast, eager = Limiter(cfg, slots), EagerTable(cfg, slots)
+    for n, (t, code, poll) in enumerate(absolute(stream)):
+        if poll:
+            assert fast.poll(t) == eager.poll(t)
+        assert fast.offer(code, t) == eager.offer(code, t)
+        if pop_every and n % pop_every == 0:
+            while (s := fast.pop_summary()) is not None:
+                assert s == eager.pop_summary()
+    assert fast.stats() == eager.stats()
