@@ -754,5 +754,12 @@ def write_json(out: IO[str], result: CompareResult, setup: Setup, real: RealChec
     out.write("\n")
 
 
-__all__ = ["Latency", "Scenario", "Setup", "CompareResult", "RealCheck", "compare_device",
+__all__ = ["Latency", "Scenario", "Setup", "CompareResult", "RealCheck", "compare_device", "decisions",
            "compare_stream", "sessions", "partition_of", "table", "write_json"]
+
+
+def decisions(alerts: list[Alert], setup: Setup) -> tuple[list[int], list[int]]:
+    """(DSP-only, device-only) decision per alert of one device session, each SUPPRESS,
+    FORWARD or FORWARD | STARTED: the alert-by-alert agreement check of docs/policy.md."""
+    p = _pair(alerts, setup, frozenset(), {})
+    return p.dsp, p.dev.dec

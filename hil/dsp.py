@@ -264,7 +264,13 @@ class DspFilter:
     def _sweep(self, now: int) -> None:
         """Evict devices whose device grid has closed (no alert for two windows)."""
         W2 = self._dw * 2
-        idle = [dev for dev, d in self._devices.items() if now - d.start >= W2]
+        CW2 = self._cw * 2
+        # With red_threshold 1 the next alert makes the device red again at once, and code
+        # state is only cleared by an alert that finds the device not red (policy step 1):
+        # such a device may go only once its code windows have closed too.
+        sticky = self._red == 1
+        idle = [dev for dev, d in self._devices.items() if now - d.start >= W2 and not (
+            sticky and d.codes and any(now - cs.start < CW2 for cs in d.codes.values()))]
         for dev in idle:
             d = self._devices.pop(dev)
             if d.codes is not None or d.incident >= 0:
