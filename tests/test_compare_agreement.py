@@ -31,7 +31,10 @@ configs = st.builds(
 gaps = st.one_of(st.integers(0, 50), st.integers(0, 1500), st.sampled_from(
     (999, 1000, 1001, 1999, 2000, 2001, 4000, 6000, 12001)), st.integers(0, 24).map(
     lambda k: k * 250))
-storms = st.lists(st.tuples(gaps, st.sampled_from(CODES)), min_size=1, max_size=250)
+grid_gaps = st.integers(0, 24).map(lambda k: k * 250)
+storms = st.one_of(
+    st.lists(st.tuples(gaps, st.sampled_from(CODES)), min_size=1, max_size=250),
+    st.lists(st.tuples(grid_gaps, st.sampled_from(CODES)), min_size=1, max_size=250))
 
 
 def _alerts(storm: list[tuple[int, int]], t0: int) -> list[Alert]:
