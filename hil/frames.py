@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from construct import (
+from construct import (  # type: ignore[import-untyped]
     Array,
     Construct,
     ConstructError,
@@ -482,7 +483,7 @@ def _ber_tag_ok(tag: int) -> bool:
     return tag & 0x1F != 0x1F
 
 
-BerTlv = Struct(
+BerTlv: Construct = Struct(
     "offset" / AbsOffset(),
     "tag" / Checked(UInt(1), _ber_tag_ok,
                     lambda t: f"multi-byte BER tag 0x{t:02X} not supported"),
@@ -1289,7 +1290,7 @@ def build_alert(alert_code: int, alert_time: Any, *, encoding: str = "dlms",
         message_code = message_code_for(alert_code)
     if envelope is None:
         envelope = ENVELOPE_SIGNED if message_code == MESSAGE_CODE_CRITICAL else ENVELOPE_CIPHERED
-    makers = {"dlms": dlms_alert_payload, "gbz": gbz_alert_payload, "asn1": asn1_alert_payload}
+    makers: dict[str, Callable[[int, Any], bytes]] = {"dlms": dlms_alert_payload, "gbz": gbz_alert_payload, "asn1": asn1_alert_payload}
     if encoding not in makers:
         raise FrameError(f"unknown encoding {encoding!r}", 0)
     payload = makers[encoding](alert_code, alert_time)

@@ -79,7 +79,7 @@ def _read(path: str) -> tuple[str, str]:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict:
+def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict[str, object]:
     """The JSON object for one hex frame (an error object if it cannot be decoded)."""
     err = _hex_error(hex_text)
     if err is not None:
@@ -88,7 +88,7 @@ def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict:
         frame = (decode if reference else decode_fast)(bytes.fromhex(hex_text))
     except FrameError as exc:
         return {"source": source, "error": str(exc)}
-    out = {"source": source}
+    out: dict[str, object] = {"source": source}
     out.update(frame.to_dict())
     code = frame.alert_code
     out["alert_name"] = name_of(int(code, 16)) if code else None
