@@ -41,7 +41,10 @@ class RunOptions:
     step_timeout: float = 10.0  # one command's answer
     scenario_timeout: float = 240.0  # one scenario, all steps
     retries: int = 2  # error retries per scenario (ladder rungs)
-    crc_error_limit: int = 20  # more CRC/format errors than this in a scenario: link is bad
+    # the link is bad (error, not a verdict on the firmware) when CRC/format errors exceed
+    # both this count and this fraction of the lines received in a scenario
+    crc_error_limit: int = 20
+    crc_error_rate: float = 0.02
     jobs: int = 2
     adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
     # deploys the firmware before a board's first scenario; None: hil.deploy for boards that
@@ -327,7 +330,9 @@ class BoardSession:
             self._expect_ok(r, "ALERT")
             decisions.append("".join(a.split("=", 1)[1] for a in r.args if "=" in a
                                      and a.split("=", 1)[0] in ("hub", "esme", "gsme")))
-            if client.counters.crc_errors > self.opts.crc_error_limit:
+            bad = client.counters.crc_errors
+            if bad > self.opts.crc_error_limit and bad > self.opts.crc_error_rate * len(
+                    client.lines):
                 raise BoardError(f"{client.counters.crc_errors} CRC/format errors on the link",
                                  "crc errors")
         advance_to(now + sc.tail_ms)

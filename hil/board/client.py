@@ -70,7 +70,7 @@ class LinkCounters:
 
 class ProtocolClient:
     def __init__(self, adapter: BoardAdapter, *, step_timeout: float = 5.0, retries: int = 3,
-                 quiet: float = 0.3) -> None:
+                 quiet: float = 0.1) -> None:
         self.adapter = adapter
         self.step_timeout = step_timeout
         self.retries = retries
