@@ -230,10 +230,11 @@ class RawRepl:
         """Interrupt whatever runs and wait for the friendly prompt (boot takes a moment)."""
         deadline = time.monotonic() + timeout
         while True:
-            self.write(b"\r\x03")
+            self.write(b"\r\x03\x02")  # Ctrl-C: stop a program; Ctrl-B: leave the raw REPL
             try:
                 self.read_until(b">>> ", 1.0)
                 self.drain(0.1)
+                self.in_raw = False
                 return
             except MicrobitError:
                 if time.monotonic() > deadline:
@@ -419,3 +420,35 @@ class Qemu:
 
 def launcher_for(spec: Any) -> Qemu:
     return Qemu(spec)
+
+
+def fit_report(modules: tuple[tuple[str, ...], ...] = (
+        ("ticks.py",), ("ticks.py", "wire.py"), ("ticks.py", "limiter.py"))) -> list[str]:
+    """Boot a micro:bit and, for each group of files (the last one is imported), report file
+    space and heap: what docs/engines.md quotes. Each group starts from an empty flash."""
+    lines = []
+    with QemuMicrobit() as mb, RawRepl(mb.path or "") as repl:
+        free, alloc = repl.mem()
+        lines.append(f"heap after boot: {free} free, {alloc} allocated ({free + alloc} total)")
+        for group in modules:
+            repl.exec_ok("import os\nfor n in os.listdir():\n os.remove(n)")
+            files = flat_files(list(group))
+            copied, skipped = copy_files(repl, files)
+            sizes = ", ".join(f"{n} {len(b)} B" for n, b in files.items())
+            if skipped:
+                lines.append(f"{group[-1]}: too large: file space full ({sizes}; {skipped})")
+                continue
+            rep = try_import(repl, group[-1][:-3])
+            lines.append(f"{rep.summary()} [{sizes}]")
+    return lines
+
+
+if __name__ == "__main__":
+    import sys as _sys
+
+    why = unavailable_reason()
+    if why:
+        print(f"qemu_microbit: {why}", file=_sys.stderr)
+        _sys.exit(2)
+    for line in fit_report():
+        print(line)
