@@ -1,0 +1,62 @@
+"""SQLite history and the trend across nights: a board failing night after night is flagged
+as board health, separately from a scenario that fails on healthy boards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hil import history
+from hil.results import ScenarioResult
+
+SCEN = ("stuck", "quiet", "wrap", "mixed")
+
+
+def _night(db: object, n: int, verdicts: dict[tuple[str, str], str]) -> None:
+    rs = []
+    for board in ("chub", "esme", "gsme"):
+        for sc in SCEN:
+            v = verdicts.get((board, sc), "pass")
+            rs.append(ScenarioResult(board, sc, v, [v], wall_s=1.0,
+                                     board_info={"fw": "sha256:x", "proto": "1"}))
+    history.record_run(db, f"2026010{n}T020000Z",  # type: ignore[arg-type]
+                       {"started_utc": f"2026-01-0{n}T02:00:00+00:00", "git_commit": "c"}, rs)
+
+
+def test_trend_flags_board_failing_on_consecutive_nights_apart_from_scenarios(
+        tmp_path: Path) -> None:
+    db = history.connect(tmp_path / "h.sqlite")
+    # night 1: all pass. night 2: esme has a port error (one night only: not flagged).
+    # nights 3-5: gsme errors (rig) every night -> board flagged;
+    #             'wrap' fails on healthy chub every night -> scenario flagged.
+    _night(db, 1, {})
+    _night(db, 2, {("esme", "stuck"): "error"})
+    for n in (3, 4, 5):
+        _night(db, n, {("gsme", "stuck"): "error", ("gsme", "quiet"): "error",
+                       ("chub", "wrap"): "fail"})
+    t = history.trend(db)
+    assert t.runs == [f"2026010{n}T020000Z" for n in range(1, 6)]
+    assert set(t.flagged_boards) == {"gsme"}
+    assert "3 consecutive" in t.flagged_boards["gsme"]
+    assert set(t.flagged_scenarios) == {"wrap"}
+    assert t.cells[("esme", "stuck")]["20260102T020000Z"] == "error"
+
+
+def test_board_failing_most_scenarios_is_board_health_not_scenarios(tmp_path: Path) -> None:
+    db = history.connect(tmp_path / "h.sqlite")
+    for n in (1, 2):
+        _night(db, n, {("chub", sc): "fail" for sc in SCEN})
+    t = history.trend(db)
+    assert set(t.flagged_boards) == {"chub"}
+    assert t.flagged_scenarios == {}  # failing only on an unhealthy board
+
+
+def test_recovered_board_is_not_flagged_and_recording_is_idempotent(tmp_path: Path) -> None:
+    db = history.connect(tmp_path / "h.sqlite")
+    _night(db, 1, {("esme", "stuck"): "error"})
+    _night(db, 2, {("esme", "stuck"): "error"})
+    _night(db, 3, {})
+    _night(db, 3, {})  # recorded twice (hil report rebuild): replaces, not duplicates
+    t = history.trend(db)
+    assert t.flagged_boards == {}
+    n = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]  # type: ignore[attr-defined]
+    assert n == 3 * 3 * len(SCEN)
