@@ -230,6 +230,24 @@ class BoardSession:
         if self.too_large:
             res.verdict, res.reasons = TOO_LARGE, [self.too_large]
             return res
+        if self.board.is_qemu and not self.deployed:
+            # booting the micro:bit deploys the firmware: whether it fits is the finding,
+            # reported before anything that needs the protocol
+            try:
+                self.adapter = self._fresh_adapter(scenario)
+                self.adapter.console = self.console
+                self.adapter.open()
+                self.deployed = True
+            except CannotTakeCode as e:
+                self.too_large = f"{e.reason}: {e}"
+                res.verdict, res.reasons = TOO_LARGE, [self.too_large]
+                res.wall_s = round(time.monotonic() - t0, 3)
+                return res
+            except BoardError as e:
+                self.unhealthy = e.reason
+                res.reasons = [f"{e.reason}: {e}"]
+                res.wall_s = round(time.monotonic() - t0, 3)
+                return res
         why_not = self.board.cannot_run(scenario)
         if why_not:
             res.verdict, res.reasons = SKIPPED, [why_not]

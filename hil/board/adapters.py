@@ -421,7 +421,16 @@ class QemuAdapter(_PySerialMixin, BoardAdapter):
             if self._launcher_factory is None:
                 raise BoardError(f"{self.name}: no QEMU launcher", "qemu unavailable")
             self._qemu = self._launcher_factory()
-            self.path = self._qemu.start() if hasattr(self._qemu, "start") else self._qemu.path
+            try:
+                self.path = self._qemu.start()
+            except RuntimeError as e:  # emulator.qemu_microbit.MicrobitError and subclasses
+                self._qemu = None
+                text = str(e)
+                if "too large" in text or "MemoryError" in text or "too small" in text:
+                    from hil.deploy import CannotTakeCode
+
+                    raise CannotTakeCode(f"{self.name}: {text}", "too large") from None
+                raise BoardError(f"{self.name}: QEMU micro:bit: {text}", "qemu failed") from None
         assert self.path is not None
         self._open_port(self.path)
 
