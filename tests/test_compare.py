@@ -1,0 +1,221 @@
+"""The device-vs-DSP comparison (hil/compare.py): divergence classes, cause attribution by
+replay (no "unknown" bucket), metrics, partitioning, and the check against real DSP results."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hil.compare import (
+    CLASSES,
+    CLOCK_SKEW,
+    CONFIG_DIFFERENCE,
+    CRITICAL_LOST,
+    DEVICE_RESET,
+    EXTRA_WAN,
+    LOST_AT_DEVICE,
+    TABLE_EVICTION,
+    UNKNOWN,
+    WAN_LATENCY,
+    WINDOW_ALIGNMENT,
+    CompareResult,
+    Latency,
+    RealCheck,
+    Scenario,
+    Setup,
+    compare_device,
+    compare_stream,
+    partition_of,
+    sessions,
+)
+from hil.config import PolicyConfig
+from hil.streams import Alert, DspResult
+
+CFG = PolicyConfig(device_window_ms=10_000, amber_threshold=5, red_threshold=10,
+                   code_window_ms=10_000, code_limit=3, throttle_n=4, summary_interval_ms=5_000)
+CODES = (0x8F01, 0x8F02, 0x8F03, 0x8F04, 0x8F3F)
+
+
+def storm(devices: tuple[str, ...] = ("D1",), n: int = 1500, seed: int = 1,
+          codes: tuple[int, ...] = CODES) -> list[Alert]:
+    rng = random.Random(seed)
+    out, t = [], 1_000_000
+    for i in range(n):
+        t += rng.choice((5, 20, 100, 400, 1500, 6000))
+        out.append(Alert(i, rng.choice(devices), t, rng.choice(codes), None, i + 1))
+    return out
+
+
+def causes_of(r: CompareResult) -> set[str]:
+    return {c for d in r.causes.values() for c in d}
+
+
+def diverged(r: CompareResult) -> int:
+    return sum(r.counters[c] for c in CLASSES)
+
+
+def test_aligned_run_agrees_and_metrics_add_up() -> None:
+    r = compare_stream(storm(("D1", "D2")), Setup(CFG, CFG))
+    c = r.counters
+    assert diverged(r) == 0 and r.metrics()["agreement_rate"] == 1.0
+    assert c["device_forwarded"] + c["device_suppressed"] == c["alerts"] == 1500
+    assert c["device_wan_frames"] == c["device_forwarded"] + c["device_summary_frames"]
+    assert c["wan_frames_saved"] == c["alerts"] - c["device_wan_frames"]
+    assert c["device_suppressed"] > 0 and c["critical_alerts_lost"] == 0
+
+
+@pytest.mark.parametrize("scenario,cause", [
+    (Scenario(latency=Latency(0, 3000)), WAN_LATENCY),
+    (Scenario(skew_ppm=50_000), CLOCK_SKEW),
+    (Scenario(resets=(("D1", 1_100_000), ("D1", 1_200_000))), DEVICE_RESET),
+    (Scenario(resets=(("*", 1_100_000),), reset_mode="snapshot", snapshot_interval_ms=20_000),
+     DEVICE_RESET),
+    (Scenario(slots=1), TABLE_EVICTION),
+])
+def test_each_perturbation_is_named_as_the_cause(scenario: Scenario, cause: str) -> None:
+    r = compare_stream(storm(), Setup(CFG, CFG, scenario))
+    assert diverged(r) > 0
+    assert causes_of(r) == {cause}
+
+
+def test_fixed_latency_alone_changes_nothing() -> None:
+    # a constant shift of every arrival moves every window by the same amount
+    r = compare_stream(storm(), Setup(CFG, CFG, Scenario(latency=Latency(250))))
+    assert diverged(r) == 0
+
+
+def test_config_differences_are_named() -> None:
+    r = compare_stream(storm(), Setup(CFG, CFG.replace(code_window_ms=13_000)))
+    assert diverged(r) > 0 and causes_of(r) == {WINDOW_ALIGNMENT}
+    r = compare_stream(storm(), Setup(CFG, CFG.replace(throttle_n=2)))
+    assert diverged(r) > 0 and causes_of(r) == {CONFIG_DIFFERENCE}
+    # summary_interval_ms is device-only: it never makes a divergence
+    r = compare_stream(storm(), Setup(CFG, CFG.replace(summary_interval_ms=60_000)))
+    assert diverged(r) == 0
+
+
+def test_critical_alert_suppressed_by_the_device_is_a_hard_failure() -> None:
+    dev = CFG.replace(never_throttle=())   # the device would thin 0x8F3F; the DSP never does
+    r = compare_stream(storm(codes=(0x8F3F,)), Setup(CFG, dev))
+    assert r.counters[CRITICAL_LOST] > 0 and r.hard_failures > 0
+    assert r.counters["critical_alerts_lost"] > 0
+    assert causes_of(r) == {CONFIG_DIFFERENCE}
+
+
+def test_classes_lost_and_extra() -> None:
+    # a device that thins harder than the DSP loses alerts; a laxer one costs WAN frames
+    r = compare_stream(storm(), Setup(CFG, CFG.replace(throttle_n=8)))
+    assert r.counters[LOST_AT_DEVICE] > 0 and r.counters[EXTRA_WAN] == 0
+    r = compare_stream(storm(), Setup(CFG, CFG.replace(throttle_n=2)))
+    assert r.counters[EXTRA_WAN] > 0 and r.counters[LOST_AT_DEVICE] == 0
+
+
+def test_combined_perturbations_leave_no_unknown() -> None:
+    sc = Scenario(latency=Latency(100, 2000), skew_ppm=20_000, slots=2,
+                  resets=(("D1", 1_150_000),))
+    r = compare_stream(storm(("D1", "D2"), n=2500), Setup(CFG, CFG.replace(throttle_n=5), sc))
+    assert diverged(r) > 0
+    assert UNKNOWN not in causes_of(r)
+    assert len(causes_of(r)) >= 2
+
+
+perturbations = st.builds(
+    lambda lat, jit, skew, slots, reset, mode, seed: Scenario(
+        latency=Latency(lat, jit), skew_ppm=skew, slots=slots,
+        resets=(("D1", 1_000_000 + reset),) if reset else (), reset_mode=mode, seed=seed,
+        snapshot_interval_ms=5_000),
+    st.integers(0, 500), st.sampled_from((0, 0, 800, 5000)), st.sampled_from((0, 0, 3000, -40_000)),
+    st.sampled_from((16, 16, 1, 2)), st.sampled_from((0, 0, 30_000, 150_000)),
+    st.sampled_from(("lost", "snapshot")), st.integers(0, 3))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sc=perturbations, seed=st.integers(0, 10**6),
+       dev_n=st.sampled_from((4, 4, 3, 6)))
+def test_every_divergence_carries_a_named_cause(sc: Scenario, seed: int, dev_n: int) -> None:
+    r = compare_stream(storm(("D1",), n=400, seed=seed),
+                       Setup(CFG, CFG.replace(throttle_n=dev_n), sc))
+    assert UNKNOWN not in causes_of(r), r.examples
+    total = sum(sum(d.values()) for d in r.causes.values())
+    assert total == diverged(r)
+
+
+def test_fates_per_alert() -> None:
+    rows: list[dict] = []
+    alerts = storm(n=300)
+    compare_stream(alerts, Setup(CFG, CFG.replace(throttle_n=2)), on_fates=rows.extend)
+    assert sorted(r["seq"] for r in rows) == list(range(300))
+    kinds = {(r["dsp"], r["device"], r["device_to_dsp"]) for r in rows}
+    assert {k[:2] for k in kinds} >= {("discarded", "forwarded"),   # extra WAN traffic
+                                      ("forwarded", "forwarded")}
+    assert ("discarded", "suppressed", "suppressed_at_device") in kinds
+    fwd = [r for r in rows if r["dsp"] == "forwarded" and r["sequence_id"]]
+    assert fwd and all(r["throttled_count"] is not None for r in fwd)
+    assert all(r["divergence"] is None or r["causes"] == [CONFIG_DIFFERENCE] for r in rows)
+
+
+def test_partition_and_merge_equal_one_run() -> None:
+    alerts = storm(tuple(f"D{i}" for i in range(12)), n=4000, seed=3)
+    setup = Setup(CFG, CFG.replace(throttle_n=3), Scenario(latency=Latency(0, 1500)))
+    whole = compare_stream(alerts, setup)
+    parts = [compare_stream([a for a in alerts if partition_of(a.device, 3) == p], setup)
+             for p in range(3)]
+    merged = CompareResult()
+    for p in parts:
+        merged.merge(p)
+    assert merged.counters == whole.counters
+    assert merged.causes == whole.causes
+    assert {partition_of(f"D{i}", 3) for i in range(12)} == {0, 1, 2}
+
+
+def test_worker_processes_give_the_same_result() -> None:
+    alerts = storm(tuple(f"D{i}" for i in range(6)), n=2000, seed=4)
+    setup = Setup(CFG, CFG.replace(throttle_n=3), Scenario(skew_ppm=10_000))
+    assert compare_stream(alerts, setup, jobs=2).counters == compare_stream(alerts, setup).counters
+
+
+def test_sessions_cut_at_idle_gaps_and_reject_backwards_time() -> None:
+    a = [Alert(0, "A", 4, 1, None, 1), Alert(1, "B", 5, 1, None, 2),
+         Alert(2, "A", 3, 1, None, 3),      # A back in time: a bad row
+         Alert(3, "A", 10, 1, None, 4), Alert(4, "A", 10 + 101, 1, None, 5)]
+    errors: list = []
+    got = list(sessions(a, horizon_ms=100, errors=errors, path="x"))
+    assert sorted([x.seq for x in s] for s in got) == [[0, 3], [1], [4]]
+    assert [e.line for e in errors] == [3]
+
+
+def test_session_result_is_independent_of_other_devices() -> None:
+    alerts = storm(("D1", "D2"), n=1000)
+    d1 = [a for a in alerts if a.device == "D1"]
+    setup = Setup(CFG, CFG, Scenario(latency=Latency(0, 900)))
+    both: list[dict] = []
+    compare_stream(alerts, setup, on_fates=both.extend)
+    alone, rows = compare_device(d1, setup, fates=True)
+    assert [r for r in both if r["device_id"] == "D1"] == rows
+
+
+def test_real_dsp_results_check() -> None:
+    alerts = storm(n=200)
+    rows: list[dict] = []
+    compare_stream(alerts, Setup(CFG, CFG), on_fates=rows.extend)
+    real_rows = []
+    for i, f in enumerate(sorted(rows, key=lambda r: r["seq"])):
+        fwd = f["dsp"] == "forwarded"
+        if i == 50:
+            fwd = not fwd                     # the "real" DSP disagrees here
+        real_rows.append(DspResult(f["device_id"], int(f["alert_code"], 16), f["t_ms"], fwd,
+                                   f["throttled_count"] if fwd else None, f["sequence_id"],
+                                   None, i + 2))
+    real_rows.pop(10)                          # an alert the real DSP never reported
+    real_rows.append(DspResult("ZZ", 1, 5, True, 0, None, None, 999))   # and one extra row
+    check = RealCheck.load(real_rows)
+    compare_stream(alerts, Setup(CFG, CFG), on_fates=check)
+    check.finish()
+    c = check.counters
+    assert c["model_disagrees"] == 1 and c["model_agrees"] == 198
+    assert c["alerts_without_result"] == 1 and c["results_without_alert"] == 1
+    lines = {e["result_line"] for e in check.examples}
+    assert {52, 999} <= lines
