@@ -131,6 +131,7 @@ let paste = null;           // raw-paste state: {code: [], esc: 0, credit: n}
 let pend = [];              // raw REPL: bytes seen after Ctrl-E, waiting for "A\\x01"
 let clockState = null;      // "elapsed wall wall_at" carried across resets
 let boots = 0;
+let pump = null;            // main.py's app.feed, wrapped to take a latin1 JS string
 
 function flushOut() {
     if (out.length) {
@@ -227,6 +228,8 @@ async function boot(cause, runMain = true) {
         }
         const app = mp.globals.get("app");
         if (app && typeof app === "object") {
+            mp.runPython("def _pump(s):\n app.feed(s.encode() if max(s) < '\\x80' else bytes(ord(c) for c in s))\n");
+            pump = mp.globals.get("_pump");
             mode = "app";
             return;
         }
@@ -268,9 +271,8 @@ async function appFeed(bytes) {
     const part = i < 0 ? bytes : bytes.subarray(0, i);
     if (part.length) {
         try {
-            // A JS string crosses as str; latin1 keeps every byte value, encode back exactly.
-            mp.globals.set("_rx", Buffer.from(part).toString("latin1"));
-            mp.runPython("app.feed(bytes(ord(c) for c in _rx) if max(_rx) > '\\x7f' else _rx.encode())");
+            // A JS string crosses as str; latin1 keeps every byte value, encoded back exactly.
+            pump(Buffer.from(part).toString("latin1"));
         } catch (e) {
             say(String(e && e.message ? e.message : e).replace(/\r?\n/g, "\r\n"));
             enterRepl();
