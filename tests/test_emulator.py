@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import serial
 from firmware_model import wire
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(60)  # a hung pty must fail fast, not stall the suite
 
 
 class Emu:
@@ -143,3 +145,52 @@ def test_help_and_typed_errors(tmp_path: Path) -> None:
         r = subprocess.run([sys.executable, "-m", "emulator", "--board", str(board)], cwd=ROOT,
                            capture_output=True, text=True, timeout=20)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_flash_dir_survives_a_power_cycle_of_the_emulator(tmp_path: Path) -> None:
+    flash = str(tmp_path / "flash")
+    emu = Emu("emulated-chub.toml", "--flash", flash)
+    try:
+        for _ in range(150):
+            emu.cmd("ALERT", "8F0C", "esme")
+        emu.cmd("SAVE")
+    finally:
+        assert emu.stop() == 0
+    emu = Emu("emulated-chub.toml", "--flash", flash)
+    try:
+        hello = dict(a.split("=", 1) for a in emu.cmd("HELLO")[-2][2])
+        assert hello["boot"] == "2"
+        stats = dict(a.split("=", 1) for a in emu.cmd("STATS")[-2][2])
+        assert stats["hub.offered"] == "150" and int(stats["hub.suppressed"]) > 0
+    finally:
+        assert emu.stop() == 0
+
+
+def test_real_time_mode_refuses_advance() -> None:
+    emu = Emu("emulated-chub.toml", "--real-time")
+    try:
+        hello = dict(a.split("=", 1) for a in emu.cmd("HELLO")[-2][2])
+        assert hello["clock"] == "real"
+        out = emu.cmd("ADVANCE", "1000")
+        assert out[-1][1] == "NAK" and out[-1][2][1] == wire.E_UNSUPPORTED
+    finally:
+        assert emu.stop() == 0
+
+
+def test_baud_pacing_is_never_faster_than_the_line() -> None:
+    from emulator.uart import PtyUart
+
+    u = PtyUart(baud=96000)  # 9600 bytes/s
+    try:
+        fd = os.open(u.path, os.O_RDWR | os.O_NOCTTY)
+        t0 = time.monotonic()
+        for _ in range(10):
+            u.write(b"x" * 99 + b"\n")  # 1000 bytes: at least 0.1 s on the line
+        dt = time.monotonic() - t0
+        got = b""
+        while len(got) < 1000 and select.select([fd], [], [], 2)[0]:
+            got += os.read(fd, 4096)
+        os.close(fd)
+        assert dt >= 0.09 and got == (b"x" * 99 + b"\n") * 10
+    finally:
+        u.close()
