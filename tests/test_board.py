@@ -287,3 +287,21 @@ def test_config_update_applies_is_authenticated_and_survives_reset(tmp_path: Pat
     rig2 = Rig(tmp_path)  # same flash, power cycle: the applied config is still in force
     d2 = storm(rig2, 40)
     assert d2 == d
+
+
+def test_suppression_before_a_reset_is_still_reported_after_it(tmp_path: Path) -> None:
+    from hil.frames import decode
+
+    rig = Rig(tmp_path)
+    before = storm(rig, 300)
+    rig.ack("SAVE")
+    rig.cmd("RESET", "watchdog")
+    after = storm(rig, 100)
+    rig.ack("ADVANCE", "86400000")
+    rig.ack("ADVANCE", "86400000")
+    sums = [d for d in (decode(f) for f in rig.frames()) if d.is_summary]
+    closed = [d for d in sums if d.summary_kind == 2]
+    assert len(closed) == 1  # one episode, across the reset
+    total = before.count("S") + after.count("S")
+    assert closed[0].episode_total == total
+    assert sum(d.suppressed_count for d in sums) == total  # nothing double-counted or lost
