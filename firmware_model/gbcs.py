@@ -314,6 +314,8 @@ def build_alert(buf, ciphered, counter, orig, recip, msg_code, code, encoding, t
                 ic=0, invoke_id=0, mac=None, signature=None):
     # One alert frame into buf; returns its length. ciphered: General-Ciphering (MAC only)
     # else General-Signing; encoding ENC_DLMS or ENC_GBZ; t2000: seconds since 2000 UTC.
+    if code == SUMMARY_CODE:  # reserved: a summary has its own layout (build_summary)
+        raise ValueError("0x8FFE is the summary code, not an alert")
     if encoding == ENC_DLMS:
         n = DLMS_ALERT_LEN
     elif encoding == ENC_GBZ:
@@ -472,6 +474,8 @@ def _interpret(b, i, end, out):
     # Alert code/time (and summary fields) of the well-formed payload b[i:end].
     out[F_PAYLOAD_LEN] = end - i
     enc = out[F_ENCODING]
+    if out[F_CRA] != 3:  # commands and responses carry no alert code
+        return
     if enc == ENC_GBZ:
         out[F_ALERT_CODE] = (b[i + 3] << 8) | b[i + 4]
         out[F_ALERT_TIME] = struct.unpack_from(">I", b, i + 5)[0]

@@ -49,6 +49,7 @@ from hil.errors import HilError
 MAX_NESTING = 8  # DLMS structure/array and BER constructed nesting; real alerts use <= 3
 MAC_LEN = 12
 SIGNATURE_LEN = 64
+CRA_ALERT = 3
 SC_AUTHENTICATED = 0x10
 SC_ENCRYPTED = 0x20
 SC_COMPRESSED = 0x80
@@ -802,16 +803,20 @@ def _signed_fields(gs: Container, fr: dict[str, Any]) -> None:
               date_time=_hex(gs.date_time), signature_present=bool(gs.signature))
     payload = gs.content
     kind = payload.kind
+    alert = gs.cra_flag == CRA_ALERT  # commands/responses carry no alert code
     if kind == 0x0F:
         fr["encoding"] = "dlms"
-        _dlms_alert(payload.body.body, fr)
+        if alert:
+            _dlms_alert(payload.body.body, fr)
     elif kind == 0x01:
         fr["encoding"] = "gbz"
-        fr["alert_code"] = format_code(payload.body.alert_code)
-        fr["alert_time"] = seconds_to_iso(payload.body.time)
+        if alert:
+            fr["alert_code"] = format_code(payload.body.alert_code)
+            fr["alert_time"] = seconds_to_iso(payload.body.time)
     elif kind == 0x30:
         fr["encoding"] = "asn1"
-        _asn1_alert(payload.body, fr)
+        if alert:
+            _asn1_alert(payload.body, fr)
 
 
 def _blank(envelope: str) -> dict[str, Any]:
@@ -1064,8 +1069,7 @@ class _Reader:
             self.need(i + 2, 1, end, "components")
             self.need(i + 3, 2, end, "alert_code")
             self.need(i + 5, 4, end, "time")
-            fr["alert_code"] = f"0x{_U16(b, i + 3)[0]:04X}"
-            fr["alert_time"] = seconds_to_iso(_U32(b, i + 5)[0])
+            self.pending = (_fast_gbz_alert, (_U16(b, i + 3)[0], _U32(b, i + 5)[0]))
         elif kind == 0x30:
             fr["encoding"] = "asn1"
             tlv, j = self.ber(i, end)
@@ -1098,6 +1102,11 @@ def _fast_dlms_alert(body: tuple, fr: dict[str, Any]) -> None:
               last_time=seconds_to_iso(dlms_datetime_seconds(items[6][2])))
 
 
+def _fast_gbz_alert(code_time: tuple[int, int], fr: dict[str, Any]) -> None:
+    fr["alert_code"] = f"0x{code_time[0]:04X}"
+    fr["alert_time"] = seconds_to_iso(code_time[1])
+
+
 def _fast_asn1_alert(tlv: tuple, fr: dict[str, Any]) -> None:
     _off, tag, children = tlv
     if tag != 0x30 or not children:
@@ -1123,7 +1132,7 @@ def decode_fast(data: bytes) -> DecodedFrame:
     if b[0] == 0xDF:
         fr = _blank(ENVELOPE_SIGNED)
         r.signed(0, end, fr, top=True)
-        if r.pending:
+        if r.pending and fr["cra_flag"] == CRA_ALERT:
             r.pending[0](r.pending[1], fr)
         return DecodedFrame(**fr)
     if b[0] != 0xDD:
@@ -1170,7 +1179,7 @@ def decode_fast(data: bytes) -> DecodedFrame:
         if header["cra_flag"] is not None and not 1 <= header["cra_flag"] <= 3:
             raise FrameError(f"CRA flag 0x{header['cra_flag']:02X} is not 01/02/03", 2)
     else:
-        if r.pending:
+        if r.pending and fr["cra_flag"] == CRA_ALERT:
             r.pending[0](r.pending[1], fr)
         _check_header(fr, header, 1)
     return DecodedFrame(**fr)

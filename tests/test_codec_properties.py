@@ -52,7 +52,8 @@ def same(fw: dict, host: dict) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(ciphered=st.booleans(), counter=COUNTER, orig=TITLE, recip=TITLE,
-       msg=st.sampled_from([0x1000, 0x1001, 0x0067, 0x00F0]), code=U16,
+       msg=st.sampled_from([0x1000, 0x1001, 0x0067, 0x00F0]),
+       code=U16.filter(lambda c: c != gbcs.SUMMARY_CODE),
        enc=st.sampled_from([gbcs.ENC_DLMS, gbcs.ENC_GBZ]), t=SECS, ic=U32, invoke=U32,
        mac=st.one_of(st.none(), st.binary(min_size=12, max_size=12)))
 def test_firmware_built_alert_parses_on_host(ciphered, counter, orig, recip, msg, code, enc, t,
@@ -70,6 +71,17 @@ def test_firmware_built_alert_parses_on_host(ciphered, counter, orig, recip, msg
         f"0x{msg:04X}", f"0x{code:04X}", t, "dlms" if enc == gbcs.ENC_DLMS else "gbz")
     same(fw_fields(raw), host)
     assert encode(parse(raw)) == raw
+
+
+def test_firmware_refuses_to_build_an_alert_with_the_summary_code() -> None:
+    buf = bytearray(160)
+    try:
+        gbcs.build_alert(buf, True, 1, bytes(8), bytes(8), 0x1001, gbcs.SUMMARY_CODE,
+                         gbcs.ENC_DLMS, 0)
+    except ValueError as exc:
+        assert "summary" in str(exc)
+    else:
+        raise AssertionError("build_alert accepted 0x8FFE")
 
 
 @settings(max_examples=200, deadline=None)

@@ -230,3 +230,15 @@ def test_dlms_datetime_rules(dt: str, expected: str | None) -> None:
     secs = dlms_datetime_seconds(raw)
     assert secs == (None if expected is None else iso_to_seconds(expected))
     assert gbcs.dlms_time(raw, 0) == secs
+
+
+def test_only_alert_frames_carry_an_alert_code() -> None:
+    gbz = sample("GCA-ZigBee_NA_8F30_ALERT_GBCS.HEX")
+    for cra in (1, 2):
+        raw = _flip(gbz, 2, cra)
+        for decoder in (decode, decode_fast):
+            d = decoder(raw)
+            assert (d.cra_flag, d.encoding, d.alert_code, d.alert_time) == (cra, "gbz", None,
+                                                                           None)
+        fw = gbcs.fields(raw, gbcs.parse(raw))
+        assert (fw["cra_flag"], fw["encoding"], fw["alert_code"]) == (cra, "gbz", None)
