@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.boardfile import load
 from emulator.clock import VirtualClock
@@ -305,3 +307,24 @@ def test_suppression_before_a_reset_is_still_reported_after_it(tmp_path: Path) -
     total = before.count("S") + after.count("S")
     assert closed[0].episode_total == total
     assert sum(d.suppressed_count for d in sums) == total  # nothing double-counted or lost
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=80),
+                          st.sampled_from([b"!1 HELLO*81BB\n", b"!2 ALERT 8F0C esme*",
+                                           b"\n", b"!", b"*", b"@0 ACK 1*4839\n"])),
+                max_size=30))
+def test_any_byte_stream_gets_answers_never_a_crash(chunks: list[bytes]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        rig = Rig(Path(d))
+        for c in chunks:
+            rig.send_raw(c)
+        rig.send_raw(b"\n")
+        rig.hseq = 1000  # a seq the noise did not use
+        out = rig.cmd("HELLO")  # still in sync afterwards
+        assert any(x[1] == "HELLO" for x in out)
+        assert all(x[2][1] != wire.E_INTERNAL for x in rig.lines if x[1] == "NAK")
+        seqs = [s for s, _, _ in rig.lines]
+        assert seqs == list(range(len(seqs)))
