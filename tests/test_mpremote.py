@@ -106,3 +106,19 @@ def test_board_returns_to_the_protocol_after_mpremote(board: Emu) -> None:
     assert verb == "EVENT" and args[:3] == ["BOOT", "n=2", "cause=soft"]
     board.hseq += 1
     assert hello_fields(board.cmd("HELLO"))["fw"] == wire.firmware_hash(str(ROOT / "firmware_model"))
+
+
+def test_files_survive_a_power_cycle(board: Emu, tmp_path: Path) -> None:
+    src = tmp_path / "cal.py"
+    src.write_text("GAIN = 7\n")
+    mpremote(board, "fs", "cp", str(src), ":cal.py")
+    assert board.stop() == 0
+    again = Emu("mpvm-chub.toml", board.flash)  # type: ignore[attr-defined]
+    try:
+        assert mpremote(again, "exec", "import cal; print(cal.GAIN)").stdout.strip() == "7"
+        # the power-on boot count came back from flash too: this is the second boot
+        again.port.write(b"\r\x04")
+        again.raw_until(b"soft reboot\r\n")
+        assert again.readline()[2][:2] == ["BOOT", "n=3"]
+    finally:
+        again.stop()
