@@ -310,6 +310,8 @@ class Board:
         if verb == "ALERT":
             _nargs(args, 2)
             code = _hex16(args[0])
+            if code == SUMMARY_CODE:  # project-defined; only the board itself sends it
+                raise wire.WireError(wire.E_ARG, "code 8FFE reserved")
             if args[1] not in self.sources:
                 raise wire.WireError(wire.E_ARG, "source " + args[1])
             text = self.alert(code, args[1])

@@ -244,7 +244,7 @@ def test_resend_returns_identical_lines(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("line,code", [
     ("FOO", wire.E_VERB), ("ALERT 8F0C", wire.E_ARG), ("ALERT XYZW esme", wire.E_ARG),
-    ("ALERT 8F0C moon", wire.E_ARG), ("ADVANCE -5", wire.E_ARG),
+    ("ALERT 8F0C moon", wire.E_ARG), ("ALERT 8FFE hub", wire.E_ARG), ("ADVANCE -5", wire.E_ARG),
     ("ADVANCE 86400001", wire.E_ARG), ("RESET sideways", wire.E_ARG), ("CLOCK x", wire.E_ARG),
 ])
 def test_bad_commands_get_typed_naks(tmp_path: Path, line: str, code: str) -> None:
