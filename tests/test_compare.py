@@ -32,6 +32,7 @@ from hil.compare import (
     sessions,
 )
 from hil.config import PolicyConfig
+from hil.dsp import FORWARD
 from hil.streams import Alert, DspResult
 
 CFG = PolicyConfig(device_window_ms=10_000, amber_threshold=5, red_threshold=10,
@@ -219,3 +220,17 @@ def test_real_dsp_results_check() -> None:
     assert c["alerts_without_result"] == 1 and c["results_without_alert"] == 1
     lines = {e["result_line"] for e in check.examples}
     assert {52, 999} <= lines
+
+
+def test_healthy_session_shortcut_matches_the_full_pipelines() -> None:
+    # sessions shorter than red_threshold skip the pipelines; the full run must agree
+    from hil.compare import _pair
+    sc = Scenario(latency=Latency(0, 4000), skew_ppm=30_000, resets=(("D1", 1_000_050),))
+    setup = Setup(CFG, CFG.replace(throttle_n=2), sc)
+    alerts = [Alert(i, "D1", 1_000_000 + 20 * i, CODES[i % 5], None, i + 1) for i in range(9)]
+    full = _pair(alerts, setup, frozenset(), {})
+    assert full.dsp == [FORWARD] * 9 and full.dev.dec == [FORWARD] * 9
+    assert full.dev.wan == [(a.t_ms, i) for i, a in enumerate(alerts)]   # no summary frame
+    r, rows = compare_device(alerts, setup, fates=True)
+    assert r.counters["agree"] == r.counters["device_to_dsp_delivered"] == 9
+    assert [x["arrival_ms"] for x in rows] == full.arrivals
