@@ -139,7 +139,7 @@ def default_boards() -> list[BoardDef]:
 
 def attached_ports() -> list[dict[str, Any]]:
     """Serial ports present, each with the board files that match it."""
-    from serial.tools import list_ports
+    from serial.tools import list_ports  # type: ignore[import-untyped]
 
     boards = [b for b in all_boards() if not b.emulated]
     out = []

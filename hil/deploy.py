@@ -74,7 +74,10 @@ def deploy(transport: Any, files: dict[str, bytes], *, check_imports: tuple[str,
         "firmware_model.wire", "firmware_model.limiter", "firmware_model.board"),
         log: Callable[[str], None] = lambda s: None) -> DeployReport:
     """Write `files` through an mpremote-style transport (enter_raw_repl, exec, fs_*)."""
-    from mpremote.transport import TransportError, TransportExecError
+    from mpremote.transport import (  # type: ignore[import-untyped]
+        TransportError,
+        TransportExecError,
+    )
 
     rep = DeployReport()
     try:
@@ -113,7 +116,9 @@ def deploy_serial(port: str, files: dict[str, bytes], baud: int = 115200,
                   log: Callable[[str], None] = lambda s: None) -> DeployReport:
     """Open `port` with mpremote's SerialTransport (exclusive), deploy, close."""
     try:
-        from mpremote.transport_serial import SerialTransport
+        from mpremote.transport_serial import (  # type: ignore[import-untyped]
+            SerialTransport,
+        )
 
         t = SerialTransport(port, baudrate=baud)
     except Exception as e:  # noqa: BLE001 (mpremote raises TransportError or serial's errors)

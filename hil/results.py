@@ -115,7 +115,7 @@ class RunFolder:
         return self.result_path(board, scenario).exists()
 
     def results(self) -> list[ScenarioResult]:
-        out = []
+        out: list[ScenarioResult] = []
         d = self.path / "results"
         if not d.is_dir():
             return out

@@ -174,7 +174,7 @@ class _PySerialMixin:
 
     def _open_port(self, path: str, baud: int = 115200, dtr: bool | None = None,
                    rts: bool | None = None) -> None:
-        import serial
+        import serial  # type: ignore[import-untyped]
 
         port = serial.Serial()
         port.port = path
@@ -202,7 +202,7 @@ class _PySerialMixin:
             self._port = None
 
     def _read_port(self, timeout: float) -> bytes:
-        import serial
+        import serial  # type: ignore[import-untyped]
 
         port = self._port
         if port is None:
@@ -219,7 +219,7 @@ class _PySerialMixin:
         return bytes(data)
 
     def _write_port(self, data: bytes) -> None:
-        import serial
+        import serial  # type: ignore[import-untyped]
 
         if self._port is None:
             raise PortGone(f"{self.name}: port is closed")
@@ -364,7 +364,7 @@ class SerialAdapter(_PySerialMixin, BoardAdapter):
         return f"{self.name} serial {self.port_path or '?'} quirk={self.quirk or 'none'}"
 
     def find(self) -> str:
-        from serial.tools import list_ports
+        from serial.tools import list_ports  # type: ignore[import-untyped]
 
         for p in list_ports.comports():
             for m in self.matches:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 HELP = "list defined boards and attached serial ports matched to them"
 
@@ -18,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     boards = all_boards()
     ports = attached_ports()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for b in boards:
         status = b.absent_reason() or "available"
         rows.append({"name": b.name, "kind": b.spec.kind, "engine": b.spec.engine,
