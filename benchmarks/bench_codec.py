@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.bench_codec [--seconds S]
 
 Frames: the 8 RTDS samples plus a firmware-built summary and alerts (a mix of signed/ciphered,
-DLMS/GBZ/ASN.1). Each codec decodes the same list round-robin for about S seconds (best of 3
+DLMS/GBZ/ASN.1); then a storm of 1,000 device-built alerts of one shape, the case the DSP sees,
+for decode_fast and hil.frames.alert_identity (the shape-memo path, originator + code only). Each codec decodes the same list round-robin for about S seconds (best of 3
 runs). Ratios are against the construct reference measured in the same run, and against the
 250,000 frames/s the DSP-rate comparison needs (decode + filter on one core). Prints numbers;
 asserts nothing about speed.
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from firmware_model import gbcs
-from hil.frames import decode, decode_fast
+from hil.frames import alert_identity, decode, decode_fast
 
 TARGET = 250_000
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "rtds-sample"
@@ -32,6 +33,18 @@ def frames() -> list[bytes]:
     out.append(bytes(buf[:n]))
     for ciphered, enc in ((True, gbcs.ENC_DLMS), (False, gbcs.ENC_GBZ)):
         n = gbcs.build_alert(buf, ciphered, 2, orig, recip, 0x1001, 0x8F75, enc, 10**8)
+        out.append(bytes(buf[:n]))
+    return out
+
+
+def storm() -> list[bytes]:
+    """1,000 device-built DLMS alerts of one shape: counters, times, codes and MACs vary."""
+    buf = bytearray(200)
+    orig, recip = bytes.fromhex("00DB1234567890A0"), bytes.fromhex("90B3D51F30010000")
+    out = []
+    for k in range(1000):
+        n = gbcs.build_alert(buf, True, 5000 + k, orig, recip, 0x1001, 0x8F75 + (k % 3),
+                             gbcs.ENC_DLMS, 10**8 + k, ic=k, mac=bytes((k % 256,)) * 12)
         out.append(bytes(buf[:n]))
     return out
 
@@ -67,6 +80,10 @@ def main() -> None:
     print(f"python {platform.python_version()} on {platform.machine()}, {len(data)} frames "
           f"mixed, one core, best of 3")
     results = {name: rate(fn, data, args.seconds) for name, fn in codecs.items()}
+    results["alert_identity (same mixed frames)"] = rate(alert_identity, data, args.seconds)
+    burst = storm()
+    results["decode_fast (storm of one shape)"] = rate(decode_fast, burst, args.seconds)
+    results["alert_identity (storm of one shape)"] = rate(alert_identity, burst, args.seconds)
     base = results["construct (hil.frames.decode)"]
     print(f"{'codec':48} {'frames/s':>12} {'x construct':>12} {'x target':>10}")
     for name, r in results.items():

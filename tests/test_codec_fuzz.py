@@ -20,8 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_model import gbcs
+from hil import frames as host_frames
 from hil.frames import (
     FrameError,
+    alert_identity,
     build_alert,
     build_frame,
     build_summary,
@@ -104,9 +106,23 @@ def outcome(raw: bytes) -> tuple:
     return tuple(results)
 
 
+def identity(raw: bytes) -> tuple:
+    try:
+        return alert_identity(raw)
+    except FrameError as exc:
+        return ("error", exc.offset)
+
+
 def check(raw: bytes) -> bool:
     ref, fast, fw = outcome(raw)
     assert ref == fast, raw.hex()
+    ident = identity(raw)
+    if isinstance(ref, dict):
+        code = ref["alert_code"]
+        assert ident == (ref["originator_title"], None if code is None else int(code, 16)), \
+            raw.hex()
+    else:
+        assert ident == ref, raw.hex()
     if isinstance(ref, tuple):
         assert fw == ref, raw.hex()
         return False
@@ -148,6 +164,35 @@ def test_hypothesis_bytes(raw: bytes) -> None:
 def test_hypothesis_patched_frames(frame: bytes, cut: int, patch: bytes) -> None:
     cut %= len(frame)
     check(frame[:cut] + patch + frame[cut + len(patch):])
+
+
+def test_alert_identity_shape_memo_matches_decode_fast() -> None:
+    """A storm of one shape (memo hits) with every masked field varied, interleaved with
+    frames that differ in a structural byte (must miss and be judged by decode_fast)."""
+    rnd = random.Random(SEED + 2)
+    buf = bytearray(200)
+    orig = bytes.fromhex("00DB1234567890A0")
+    recip = bytes.fromhex("90B3D51F30010000")
+    hits = 0
+    for k in range(max(EXAMPLES // 8, 500)):
+        ciphered = rnd.random() < 0.5
+        enc = rnd.choice((gbcs.ENC_DLMS, gbcs.ENC_GBZ))
+        code = rnd.choice((0x8F75, 0x8FFD, 0x0000, 0xFFFF))
+        n = gbcs.build_alert(buf, ciphered, rnd.randrange(2**64), bytes(rnd.randrange(256)
+                             for _ in range(8)), recip if k % 2 else orig, 0x1001, code, enc,
+                             rnd.randrange(2**32), ic=rnd.randrange(2**32),
+                             mac=bytes(rnd.randrange(256) for _ in range(12)) if ciphered
+                             else None)
+        raw = bytearray(buf[:n])
+        if rnd.random() < 0.3:  # a structural or masked byte changed, maybe to 0x8FFE's bytes
+            i = rnd.randrange(n)
+            raw[i] = rnd.choice((0x8F, 0xFE, rnd.randrange(256)))
+        raw = bytes(raw)
+        before = sum(len(v) for v in host_frames._SHAPES.values())
+        check(raw)
+        hits += before == sum(len(v) for v in host_frames._SHAPES.values())
+    assert hits > EXAMPLES // 16  # the memo was really exercised
+    assert sum(len(v) for v in host_frames._SHAPES.values()) <= host_frames._SHAPE_LIMIT
 
 
 def test_deep_nesting_is_a_typed_error_not_a_recursion_error() -> None:
