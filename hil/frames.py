@@ -1340,20 +1340,20 @@ def alert_identity(data: bytes) -> tuple[str | None, int | None]:
     """(originator title hex, alert code int or None) of one frame; raises only FrameError.
     Equal to (decode_fast(d).originator_title, int(decode_fast(d).alert_code, 16))."""
     for segments, orig, code_at in _SHAPES.get(len(data), ()):
-        for a, b, fixed in segments:
-            if data[a:b] != fixed:
+        for lo, hi, fixed in segments:
+            if data[lo:hi] != fixed:
                 break
         else:
             code = (data[code_at] << 8) | data[code_at + 1]
             if code != SUMMARY_CODE:
                 return data[orig:orig + 8].hex().upper(), code
             break
-    b = bytes(data)
-    fr = decode_fast(b)
+    raw = bytes(data)
+    fr = decode_fast(raw)
     code_int = int(fr.alert_code, 16) if fr.alert_code is not None else None
     if (code_int is not None and not fr.is_summary and fr.encoding in ("dlms", "gbz")
             and not fr.encrypted):
-        _remember_shape(b)
+        _remember_shape(raw)
     return fr.originator_title, code_int
 
 
