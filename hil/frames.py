@@ -7,6 +7,9 @@ Two decoders give the same `DecodedFrame` for every input:
 * `decode_fast(data)` is a hand-written decoder over `struct`, tested against `decode` on the
   RTDS samples, on generated frames and on fuzzed bytes (tests/test_codec_fuzz.py).
 
+`alert_identity(data)` gives just (originator title, alert code) at storm rate by remembering
+frame shapes `decode_fast` has accepted (docs/frames.md section 9).
+
 Both raise only `FrameError`, whose message says what is wrong and at which byte offset of the
 frame ("... at byte 37"). Nothing else escapes: no IndexError, struct.error or construct error.
 
