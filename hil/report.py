@@ -30,7 +30,7 @@ from hil.results import (
 
 KEY_METRICS = ("offered", "device_forwarded", "device_suppressed", "dsp_forwarded",
                "dsp_suppressed", "wan_frames", "wan_frames_saved", "wan_reduction_pct",
-               "critical_lost", "divergences", "unaccounted_suppressed")
+               "critical_lost", "divergences", "model_mismatch", "unaccounted_suppressed")
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}

@@ -85,6 +85,37 @@ def dsp_decisions(events: list[Event], config: dict[str, Any], per_source: bool)
     return [f.offer(src if per_source else "hub", code, t) for t, code, src in events]
 
 
+_LETTER = {"S": 0, "F": 1, "T": 3}  # SUPPRESS, FORWARD, FORWARD | STARTED
+
+
+def model_mismatch(events: list[Event], decisions: list[str], config: dict[str, Any],
+                   per_source: bool, slots: int, tick_start: int) -> int | None:
+    """Alerts where the board decided otherwise than firmware_model's limiter run in-process
+    on the same stream (hil.compare's device-only pipeline): the board runs the model, so any
+    difference is a porting/engine defect. None when not comparable (a path with more than
+    one limiter, or no limiter)."""
+    from hil.compare import Scenario as CompareScenario
+    from hil.compare import Setup
+    from hil.compare import decisions as model_decisions
+    from hil.config import load_config
+    from hil.streams import Alert
+
+    if not decisions or any(len(d) != 1 for d in decisions):
+        return None
+    cfg = load_config(config or None)
+    setup = Setup(dsp_cfg=cfg, dev_cfg=cfg,
+                  scenario=CompareScenario(slots=slots, tick_start=tick_start))
+    by_dev: dict[str, list[int]] = {}
+    for i, (_, _, src) in enumerate(events):
+        by_dev.setdefault(src if per_source else "hub", []).append(i)
+    bad = 0
+    for dev, idx in by_dev.items():
+        alerts = [Alert(k, dev, events[i][0], events[i][1], None, 0) for k, i in enumerate(idx)]
+        _, dev_dec = model_decisions(alerts, setup)
+        bad += sum(1 for i, d in zip(idx, dev_dec, strict=True) if _LETTER[decisions[i]] != d)
+    return bad
+
+
 def _never_throttle(config: dict[str, Any]) -> set[int]:
     from hil.config import load_config
 
@@ -366,6 +397,13 @@ class BoardSession:
         metrics, series = compute_metrics(events, decisions, frames, sc.config,
                                           per_source, frame_errors,
                                           tuple(self.board.spec.critical or ()))
+        if not sc.resets:  # the model comparison has no notion of the board's snapshots
+            try:
+                ts = sc.ticks_start if sc.ticks_start is not None else self.board.spec.ticks_start
+                metrics["model_mismatch"] = model_mismatch(events, decisions, sc.config,
+                                                           per_source, self.board.spec.slots, ts)
+            except ImportError:  # hil.compare absent: the property reports "not measured"
+                metrics["model_mismatch"] = None
         res.metrics.update(metrics)
         res.series = series
         reasons, verdict = [], PASS
