@@ -103,6 +103,7 @@ class Board:
         self._last_first = 0
         self._dirty = False
         self._saved_at = 0
+        self._polled_at = -1
 
     # -- boot and persistence -----------------------------------------------------------------
 
@@ -173,9 +174,13 @@ class Board:
         """What the main loop does between messages: summaries that fell due, and the
         snapshot at bounded frequency (at most every persist_ms, only after a change)."""
         now = self.clock.ticks_ms()
+        # poll() scans every slot; when time has not moved since the last poll only what
+        # offer() queued can be pending (a burst of alerts at one instant costs no scans)
+        fresh = now != self._polled_at
+        self._polled_at = now
         for d in self.devices:
             lim = self.limiters[d]
-            if lim.poll(now):
+            if lim.poll(now) if fresh else lim.pending():
                 self._dirty = True
                 self._send_summaries(d, lim)
         if self._dirty and ticks_diff(now, self._saved_at) >= self.persist_ms:
