@@ -67,6 +67,7 @@ N_FIELDS = 21
 DLMS_ALERT_LEN = 25   # 0F iiii 00 02 02 12 cccc 09 0C <12>
 GBZ_ALERT_LEN = 9     # 01 09 00 cccc tttttttt
 SUMMARY_LEN = 68      # see docs/frames.md "Suppression summary"
+FRAME_MAX = 128       # longest frame the builders write (the summary): size buffers by it
 
 # DLMS fixed-size types -> value size; 0 = not fixed-size.
 _FIXED = bytearray(0x1C)
@@ -609,6 +610,8 @@ def parse(b, n=-1, out=None):
     # Parse the frame b[:n] (n=-1: all of b) into out (a list of N_FIELDS; allocated if
     # None) and return out. Raises FrameError(what, offset) for any malformed frame.
     end = len(b) if n < 0 else n
+    if end > len(b):
+        raise FrameError("frame length %d beyond the %d-byte buffer" % (end, len(b)), len(b))
     if out is None:
         out = [0] * N_FIELDS
     _clear(out)
