@@ -28,7 +28,7 @@ BITS_PER_BYTE = 10  # 8N1
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--alerts", type=int, default=20000)
+    ap.add_argument("--alerts", type=int, default=10000, help="alerts per timed pass (3 passes)")
     ap.add_argument("--board", default=str(ROOT / "boards" / "emulated-chub.toml"))
     args = ap.parse_args()
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--board", args.board],
@@ -71,25 +71,32 @@ def main() -> int:
     roundtrip("HELLO", None)
     # a realistic mix: a storm (mostly suppressed once red) interleaved with distinct codes
     codes = [f"8F{c:02X} esme" for c in range(0x00, 0x40)]
-    t0 = time.perf_counter()
-    for i in range(args.alerts):
-        roundtrip("ALERT", "8F0C esme" if i % 2 else codes[i % len(codes)])
-    dt = time.perf_counter() - t0
+    # three timed passes: the host is shared, so report the best and the median pass
+    rates = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for i in range(args.alerts):
+            roundtrip("ALERT", "8F0C esme" if i % 2 else codes[i % len(codes)])
+        rates.append(args.alerts / (time.perf_counter() - t0))
+    rates.sort()
+    dt = args.alerts / rates[1]
+    n_alerts = 3 * args.alerts
     port.close()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
     uart_bytes_s = UART_BAUD / BITS_PER_BYTE
     avg_frame = frame_bytes / frames
     avg_line = line_bytes / frames
-    print(f"emulator_roundtrip_alerts_per_s {args.alerts / dt:.0f}")
+    print(f"emulator_roundtrip_alerts_per_s_best {rates[2]:.0f}")
+    print(f"emulator_roundtrip_alerts_per_s {rates[1]:.0f}")
     print(f"emulator_roundtrip_us {dt / args.alerts * 1e6:.1f}")
     print(f"frames_sent {frames}")
     print(f"frame_bytes_avg {avg_frame:.1f}")
     print(f"frame_line_bytes_avg {avg_line:.1f}")
     print(f"uart115200_frames_per_s_binary {uart_bytes_s / avg_frame:.0f}")
     print(f"uart115200_frames_per_s_wire_lines {uart_bytes_s / avg_line:.0f}")
-    print(f"uart115200_roundtrip_alerts_per_s {uart_bytes_s / ((rx_bytes + tx_bytes) / args.alerts):.0f}")
-    print(f"speedup_vs_uart115200_roundtrip {(args.alerts / dt) / (uart_bytes_s / ((rx_bytes + tx_bytes) / args.alerts)):.1f}")
+    print(f"uart115200_roundtrip_alerts_per_s {uart_bytes_s / ((rx_bytes + tx_bytes) / n_alerts):.0f}")
+    print(f"speedup_vs_uart115200_roundtrip {(args.alerts / dt) / (uart_bytes_s / ((rx_bytes + tx_bytes) / n_alerts)):.1f}")
     return 0
 
 
