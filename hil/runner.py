@@ -46,6 +46,7 @@ class RunOptions:
     crc_error_limit: int = 20
     crc_error_rate: float = 0.02
     jobs: int = 2
+    run_timeout: float = 1800.0  # the whole matrix; scenarios not started by then: error
     adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
     # deploys the firmware before a board's first scenario; None: hil.deploy for boards that
     # need it (real MicroPython boards), nothing for emulated ones
@@ -199,6 +200,7 @@ class BoardSession:
         self.opts = opts
         self.unhealthy: str | None = None
         self.too_large: str | None = None
+        self.run_deadline = time.monotonic() + opts.run_timeout
         self.deployed = False
         self.adapter: BoardAdapter | None = None
         self.client: ProtocolClient | None = None
@@ -257,6 +259,10 @@ class BoardSession:
                              console=str(rel.relative_to(self.folder.path)))
         if self.unhealthy:
             res.reasons = [f"board unhealthy ({self.unhealthy})"]
+            return res
+        if time.monotonic() > self.run_deadline:
+            res.reasons = [f"timeout: run over its {self.opts.run_timeout:.0f} s limit; "
+                           "not started"]
             return res
         if self.too_large:
             res.verdict, res.reasons = TOO_LARGE, [self.too_large]
@@ -337,7 +343,7 @@ class BoardSession:
 
     def _drive(self, sc: Scenario, res: ScenarioResult, t0: float) -> None:
         client = self._connect()
-        deadline = t0 + self.opts.scenario_timeout
+        deadline = min(t0 + self.opts.scenario_timeout, self.run_deadline)
         info = client.hello()
         res.board_info = dict(info)
         self.board.check_firmware(info)

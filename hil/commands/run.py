@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="time limit of one scenario in seconds (default 240)")
     p.add_argument("--step-timeout", type=float, default=10.0, metavar="S",
                    help="time limit of one command's answer in seconds (default 10)")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S",
+                   help="time limit of the whole run in seconds (default 1800); scenarios "
+                   "not finished by then are errors")
     p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
 
 
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_manifest(manifest)
     opts = RunOptions(step_timeout=args.step_timeout, scenario_timeout=args.scenario_timeout,
-                      retries=args.retries, jobs=args.jobs)
+                      retries=args.retries, jobs=args.jobs, run_timeout=args.timeout)
     todo = sum(1 for b in boards for s in scens if not folder.has_result(b.name, s.name))
     print(f"hil run: {len(boards)} boards x {len(scens)} scenarios ({todo} to run) -> "
           f"{folder.path}", flush=True)
