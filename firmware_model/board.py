@@ -388,7 +388,7 @@ class Board:
                 "ring=%d max=%d" % (wire.PROTOCOL_VERSION, self.fw or "unknown", self.name,
                                      self.engine or "unknown", self.role, self.placement,
                                      "virtual" if getattr(self.clock, "virtual", False)
-                                     else "real", self.boot_n, len(self.out._ring),
+                                     else "real", self.boot_n, self.out.size,
                                      wire.MAX_LINE))
 
     def stats_text(self):

@@ -172,6 +172,7 @@ class Emitter:
         self._write = write
         self._ring = [None] * ring
         self._size = ring
+        self.size = ring  # lines held for RESEND (HELLO's ring=)
         self.seq = seq  # seq of the next line
 
     def emit(self, verb, args=None):
