@@ -77,3 +77,28 @@ def test_unreadable_file_is_reported_and_others_still_decode(tmp_path: Path) -> 
 def test_help_documents_the_input_and_exit_status() -> None:
     proc = subprocess.run([HIL, "decode", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "JSON" in proc.stdout and "exit status" in proc.stdout
+
+
+def test_binary_garbage_is_a_per_line_error() -> None:
+    proc = subprocess.run([HIL, "decode"], input=b"DD\xff\xfe00\n\x00\x01\n", capture_output=True,
+                          timeout=60)
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["source"] for o in out] == ["<stdin>:1", "<stdin>:2"]
+    assert all("not hex" in o["error"] for o in out)
+
+
+def test_live_pipe_gets_each_frame_before_eof() -> None:
+    good = (DATA / "GNCA-DLMS_NA_810E_ALERT_GBCS.HEX").read_text().strip()
+    proc = subprocess.Popen([HIL, "decode"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(good + "\n\n")  # the blank line ends the frame
+        proc.stdin.flush()
+        first = json.loads(proc.stdout.readline())  # stdin still open: no EOF yet
+        assert first["alert_code"] == "0x810E"
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()

@@ -1,8 +1,8 @@
 """Decode GBCS alert frames given as hex and print one JSON object per frame (JSON Lines).
 
-Input: files (or "-" / nothing for stdin) holding hex frames, one per line. A frame wrapped
-over several lines is recognised when only the first line starts with a frame tag (DF/DD) and
-every line is hex: the lines are then joined into one frame. Whitespace, a 0x prefix and
+Input: files (or "-" / nothing for stdin) holding hex frames, one per line, read as a stream.
+A frame may be wrapped over several lines: a hex line that does not start with a frame tag
+(DF or DD) continues the frame of the line before it; a blank line ends a frame. Whitespace, a 0x prefix and
 ":" / "-" separators are ignored; lines starting with "#" are comments.
 
 Each output object has the fields of docs/frames.md ("Decode output") plus "source"
@@ -14,10 +14,12 @@ decode; the exit status is 1 if any frame failed, 2 if a file could not be read,
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from hil.catalogue import name_of
 from hil.errors import InputError
@@ -51,32 +53,41 @@ def _hex_error(text: str) -> str | None:
     return None
 
 
-def _frames(name: str, text: str) -> Iterator[tuple[str, str]]:
-    """(source, cleaned hex) for each frame of one input."""
-    lines = [(n, _clean(line)) for n, line in enumerate(text.splitlines(), 1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    if len(lines) > 1 and _wrapped(lines):
-        yield f"{name}:{lines[0][0]}", "".join(h for _, h in lines)
+def _frames(name: str, lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(source, cleaned hex) for each frame of one input, streaming: a hex line that does not
+    start with a frame tag (DF/DD) continues the frame of the line before it; a blank line, a
+    comment or a new tag ends it. Output lags the input by one line at most."""
+    pending: tuple[str, str] | None = None
+    for n, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            if pending:
+                yield pending
+            pending = None
+            continue
+        h = _clean(stripped)
+        if (pending is not None and h[:2].upper() not in ("DF", "DD")
+                and _hex_error(h) is None and _hex_error(pending[1]) is None):
+            pending = (pending[0], pending[1] + h)
+            continue
+        if pending:
+            yield pending
+        pending = (f"{name}:{n}", h)
+    if pending:
+        yield pending
+
+
+@contextmanager
+def _lines(path: str) -> Iterator[tuple[str, Iterable[str]]]:
+    if path == "-":  # garbage bytes become "not hex" errors, never a UnicodeDecodeError
+        yield "<stdin>", io.TextIOWrapper(sys.stdin.buffer, encoding="ascii", errors="replace")
         return
-    for n, h in lines:
-        yield f"{name}:{n}", h
-
-
-def _wrapped(lines: list[tuple[int, str]]) -> bool:
-    """One frame over several lines: all hex, and only the first starts with DF/DD."""
-    starts = [h[:2].upper() in ("DF", "DD") for _, h in lines]
-    return (starts[0] and not any(starts[1:])
-            and all(_hex_error(h) is None for _, h in lines))
-
-
-def _read(path: str) -> tuple[str, str]:
-    if path == "-":
-        return "<stdin>", sys.stdin.read()
     try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            return path, fh.read()
+        fh = open(path, encoding="ascii", errors="replace")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        yield path, fh
 
 
 def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict[str, object]:
@@ -100,14 +111,16 @@ def run(args: argparse.Namespace) -> int:
     unreadable = False
     for path in args.files or ["-"]:
         try:
-            name, text = _read(path)
+            with _lines(path) as (name, lines):
+                for source, hex_text in _frames(name, lines):
+                    obj = decode_line(source, hex_text, reference=args.reference)
+                    failed = failed or "error" in obj
+                    sys.stdout.write(json.dumps(obj) + "\n")
+                    sys.stdout.flush()  # a live pipe sees each frame as it is decoded
         except InputError as exc:
             print(f"hil decode: error: {exc}", file=sys.stderr)
             unreadable = True
-            continue
-        for source, hex_text in _frames(name, text):
-            obj = decode_line(source, hex_text, reference=args.reference)
-            failed = failed or "error" in obj
-            sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+        except (OSError, UnicodeDecodeError) as exc:  # e.g. a file vanishing mid-read
+            print(f"hil decode: error: reading {path}: {exc}", file=sys.stderr)
+            unreadable = True
     return 2 if unreadable else 1 if failed else 0
