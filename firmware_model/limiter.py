@@ -364,6 +364,8 @@ class Limiter:
         """Decide one alert: SUPPRESS, FORWARD or FORWARD | STARTED (docs/policy.md)."""
         # The hot path: ticks_diff and the window advance are inlined (a MicroPython call costs
         # more than the arithmetic); the rare transitions go through the helper methods.
+        if code < 0 or code > 0xFFFF:  # also keeps a code from matching the free marker
+            raise ValueError("code: %r outside 0x0000..0xFFFF" % (code,))
         t = now_ms
         st = self._st
         if st[0] < SAT_MAX:

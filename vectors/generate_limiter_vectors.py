@@ -184,6 +184,12 @@ def scenarios() -> dict[str, dict[str, Any]]:
             {"summary_interval_ms": "0x3E8"}, {"code_window_ms": 86400001},
         ],
         "slot_errors": [0, 1, 255, 256]}
+    v["gen_bad_codes"] = {
+        "description": RECORDED + "codes outside 0x0000..0xFFFF are refused (ValueError naming "
+        "'code'), not counted, and change nothing; 0x0000 and 0xFFFF are ordinary codes.",
+        "config": cfg(red_threshold=1, amber_threshold=1, code_limit=0), "slots": 1,
+        "events": [["offer", 0, 0], ["offer", 1, -1], ["offer", 2, 0x10000], ["offer", 3, 0xFFFF],
+                   ["offer", 4, 0]]}
     for seed in range(6):
         c = cfg(red_threshold=[1, 3, 8][seed % 3], amber_threshold=1,
                 code_limit=[0, 1, 4][seed % 3], throttle_n=[1, 2, 5][seed % 3],

@@ -43,7 +43,10 @@ def run_vector(v, lm):
     for idx, ev in enumerate(v["events"]):
         op = ev[0]
         if op == "offer":
-            decisions.append(lim.offer(ev[2], ev[1]))
+            try:
+                decisions.append(lim.offer(ev[2], ev[1]))
+            except ValueError as e:
+                errors.append([idx, _key(e)])
         elif op == "poll":
             polls.append(lim.poll(ev[1]))
         elif op == "pop":
