@@ -46,7 +46,7 @@ from construct import (  # type: ignore[import-untyped]
     this,
 )
 
-from hil.catalogue import SUMMARY_CODE, format_code
+from hil.catalogue import MESSAGE_CODE_CRITICAL, SUMMARY_CODE, format_code, message_code_for
 from hil.errors import HilError
 
 MAX_NESTING = 8  # DLMS structure/array and BER constructed nesting; real alerts use <= 3
@@ -62,7 +62,7 @@ EPOCH_2000 = datetime(2000, 1, 1, tzinfo=UTC)
 
 ENVELOPE_SIGNED = "signed"
 ENVELOPE_CIPHERED = "ciphered"
-SUMMARY_KINDS = {0: "started", 1: "ongoing", 2: "closed"}
+SUMMARY_KINDS = {0: "started", 1: "ongoing", 2: "closed"}  # summary_kind values (for display)
 
 
 class FrameError(HilError):
@@ -1297,7 +1297,6 @@ def build_alert(alert_code: int, alert_time: Any, *, encoding: str = "dlms",
                 recipient_title: str | bytes = "90B3D51F30010000", **kwargs: Any) -> bytes:
     """An alert frame from fields. Default envelope follows the message code: 0x1000
     (critical) signed, anything else ciphered; default message code from the catalogue."""
-    from hil.catalogue import MESSAGE_CODE_CRITICAL, message_code_for
     if message_code is None:
         message_code = message_code_for(alert_code)
     if envelope is None:
