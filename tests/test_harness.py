@@ -35,11 +35,12 @@ class FaultyLink:
 
     def __init__(self, inner: BoardAdapter, *, corrupt_every: int = 0, noise_every: int = 0,
                  garble_tx_every: int = 0, kill_at: int | None = None,
-                 reset_at: int | None = None, reset_kind: str = "hard") -> None:
+                 reset_at: int | None = None, reset_kind: str = "hard",
+                 drop: tuple[int, int] | None = None) -> None:
         self.__dict__["inner"] = inner
         self.__dict__.update(corrupt_every=corrupt_every, noise_every=noise_every,
                              garble_tx_every=garble_tx_every, kill_at=kill_at,
-                             reset_at=reset_at, reset_kind=reset_kind, rx=0, tx=0, events=[])
+                             reset_at=reset_at, reset_kind=reset_kind, drop=drop, rx=0, tx=0, events=[])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -58,10 +59,14 @@ class FaultyLink:
         self.inner.write(data)
 
     def read_line(self, timeout: float) -> bytes | None:
-        line = self.inner.read_line(timeout)
-        if line is None:
-            return None
-        self.rx += 1
+        while True:
+            line = self.inner.read_line(timeout)
+            if line is None:
+                return None
+            self.rx += 1
+            if self.drop is None or not self.drop[0] <= self.rx < self.drop[1]:
+                break
+            self.events.append("dropped")  # lost on the wire: ACKs and FRAMEs alike
         if self.kill_at is not None and self.rx == self.kill_at:
             self.inner.kill_process()
             self.events.append("killed")
@@ -114,6 +119,24 @@ def test_serial_noise_mid_run_is_repaired_and_nothing_is_lost(tmp_path: Path,
         assert r.metrics[k] == clean[k], k
     log = (folder.path / r.console).read_text()
     assert "RESEND" in log and "NAK - E_CRC" in log
+
+
+def test_lines_lost_on_the_wire_are_recovered_by_resend(tmp_path: Path,
+                                                        clean: dict[str, Any]) -> None:
+    made: list[FaultyLink] = []
+
+    def wrap(a: BoardAdapter, board: str, scenario: str) -> Any:
+        made.append(FaultyLink(a, drop=(700, 702)))
+        return made[-1]
+
+    _, rs = _run(tmp_path, [STUCK], wrap, step_timeout=0.5)
+    r = rs[0]
+    assert made[0].events.count("dropped") == 2
+    assert r.verdict == PASS, r.reasons
+    assert r.attempts == 1 and r.link["lost_lines"] == 0
+    assert r.link["retries"] > 0 and r.link["resends"] > 0  # silence -> same seq -> dup -> RESEND
+    for k in COMPARED:
+        assert r.metrics[k] == clean[k], k
 
 
 def test_port_vanishing_and_coming_back_is_recovered(tmp_path: Path,

@@ -138,7 +138,9 @@ class ProtocolClient:
             if args[0] == "-":
                 self.counters.nak_stream += 1
             elif args[0].isdigit():
-                self._acks[int(args[0])] = line
+                h = int(args[0])
+                if "dup" not in args or h not in self._acks:  # the original answer wins
+                    self._acks[h] = line
         self._collect.append(line)
 
     # -- commands --------------------------------------------------------------------------
@@ -178,7 +180,14 @@ class ProtocolClient:
         if ack.verb == "ACK" and verb != "RESEND":
             first = ack.kv().get("first")
             if "dup" in ack.args and first is not None and first.isdigit():
+                # our first try was executed and its answer lost: fetch what it emitted; the
+                # original ACK (with the decisions) is among the resent lines
                 self._resend(int(first))
+                original = self._acks.pop(hseq, None)
+                if original is None:
+                    raise ProtocolError(f"{self.adapter.name}: {verb} was executed but its "
+                                        "answer is gone from the device's ring", "lines lost")
+                ack = original
         if verb != "RESEND" and (self._missing or self._damaged):
             self._repair()
         out = sorted((x for x in self._collect[start_collect:] if x is not ack),
