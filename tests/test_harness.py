@@ -275,3 +275,43 @@ def test_cli_errors_are_typed(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "no such board file" in err and "unknown scenario" in err
     assert "Traceback" not in err
+
+
+def test_ctrl_c_keeps_finished_results_and_resume_completes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "night"
+    cmd = [sys.executable, "-m", "hil.cli", "run", "--board", "emulated-chub", "--board",
+           "emulated-esme", "--out", str(out), "--history", ""]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until some, not all, results exist
+        if len(list(out.glob("results/*.json"))) >= 3:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, (stdout, stderr)
+    assert "Traceback" not in stderr
+    assert f"hil run --resume {out}" in stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    done = {q.name: q.read_bytes() for q in (out / "results").glob("*.json")}
+    assert 3 <= len(done) < 16
+    for q in done.values():  # every file there is whole and decided
+        assert json.loads(q)["verdict"] == PASS
+    assert not [q for q in (out / "results").iterdir() if q.name.startswith(".")]  # no temp
+    r = subprocess.run(cmd[:4] + ["--resume", str(out), "--history", ""], capture_output=True,
+                       text=True, timeout=240, cwd=Path(__file__).resolve().parent.parent,
+                       env={**os.environ})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"({16 - len(done)} to run)" in r.stdout
+    after = {q.name: q.read_bytes() for q in (out / "results").glob("*.json")}
+    assert len(after) == 16
+    assert all(after[k] == v for k, v in done.items())  # finished results were not redone
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
