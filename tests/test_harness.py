@@ -36,11 +36,12 @@ class FaultyLink:
     def __init__(self, inner: BoardAdapter, *, corrupt_every: int = 0, noise_every: int = 0,
                  garble_tx_every: int = 0, kill_at: int | None = None,
                  reset_at: int | None = None, reset_kind: str = "hard",
-                 drop: tuple[int, int] | None = None) -> None:
+                 drop: tuple[int, int] | None = None,
+                 rewrite: tuple[str, str] | None = None) -> None:
         self.__dict__["inner"] = inner
         self.__dict__.update(corrupt_every=corrupt_every, noise_every=noise_every,
                              garble_tx_every=garble_tx_every, kill_at=kill_at,
-                             reset_at=reset_at, reset_kind=reset_kind, drop=drop, rx=0, tx=0, events=[])
+                             reset_at=reset_at, reset_kind=reset_kind, drop=drop, rewrite=rewrite, rx=0, tx=0, events=[])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -67,6 +68,12 @@ class FaultyLink:
             if self.drop is None or not self.drop[0] <= self.rx < self.drop[1]:
                 break
             self.events.append("dropped")  # lost on the wire: ACKs and FRAMEs alike
+        if self.rewrite is not None and self.rewrite[0].encode() in line:
+            # a board that says something else, with a valid CRC
+            seq, verb, args, _ = wire.decode(line, wire.DEVICE_MARK)
+            text = " ".join(args).replace(*self.rewrite)
+            line = wire.encode(wire.DEVICE_MARK, seq, verb, text).rstrip(b"\n")
+            self.events.append("rewritten")
         if self.kill_at is not None and self.rx == self.kill_at:
             self.inner.kill_process()
             self.events.append("killed")
@@ -315,3 +322,26 @@ def test_ctrl_c_keeps_finished_results_and_resume_completes(tmp_path: Path) -> N
     assert len(after) == 16
     assert all(after[k] == v for k, v in done.items())  # finished results were not redone
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize("rewrite,reason", [
+    (("proto=1", "proto=2"), "protocol version"),
+    (("fw=sha256:", "fw=sha256:00"), "firmware mismatch"),
+])
+def test_wrong_hello_is_an_error_not_a_verdict_on_the_firmware(
+        tmp_path: Path, rewrite: tuple[str, str], reason: str) -> None:
+    def wrap(a: BoardAdapter, board: str, scenario: str) -> Any:
+        return FaultyLink(a, rewrite=rewrite)
+
+    _, rs = _run(tmp_path, [STUCK, SCENARIOS["quiet_device"]], wrap)
+    assert [r.verdict for r in rs] == [ERROR, ERROR]
+    assert rs[0].reasons[0].startswith(reason) and rs[0].attempts == 3
+    assert rs[1].reasons == [f"board unhealthy ({reason})"]
+
+
+def test_silent_board_is_no_hello(tmp_path: Path) -> None:
+    def wrap(a: BoardAdapter, board: str, scenario: str) -> Any:
+        return FaultyLink(a, drop=(0, 10**9))
+
+    _, rs = _run(tmp_path, [STUCK], wrap, step_timeout=0.2, retries=0)
+    assert rs[0].verdict == ERROR and rs[0].reasons[0].startswith("no hello")
