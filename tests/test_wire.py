@@ -144,3 +144,33 @@ def test_firmware_hash_is_content_and_name_sensitive(tmp_path) -> None:
     assert h2 != h1
     (tmp_path / "a.py").rename(tmp_path / "b.py")
     assert wire.firmware_hash(str(tmp_path)) != h2
+
+
+@pytest.mark.parametrize("verb,args", [("ACK", "7 t=1 hub=F"), ("HELLO", None), ("NAK", ""),
+                                       ("EVENT", "BOOT n=1 cause=power restore=none t=0")])
+@pytest.mark.parametrize("seq", [0, 9, 10, 12345, wire.SEQ_MOD - 1])
+def test_emit_builds_exactly_the_encoded_line(verb: str, args: str | None, seq: int) -> None:
+    sent: list[bytes] = []
+    em = wire.Emitter(sent.append, ring=4, seq=seq)
+    line = em.emit(verb, args)
+    assert bytes(line) == wire.encode(wire.DEVICE_MARK, seq, verb, args) == bytes(sent[0])
+    assert em.seq == (seq + 1) % wire.SEQ_MOD
+
+
+@pytest.mark.parametrize("num", [0, 7, 10, 99, 1073741823])
+@pytest.mark.parametrize("data", [b"", b"\x00", bytes(range(256)), b"\xde\xad\xbe\xef" * 30])
+def test_emit_hex_is_emit_of_the_hex_text(num: int, data: bytes) -> None:
+    got: list[bytes] = []
+    want: list[bytes] = []
+    buf = bytearray(data) + b"\xff\xff"  # bytes past n are not sent
+    line = wire.Emitter(got.append, ring=2, seq=41).emit_hex("FRAME", num, buf, len(data))
+    wire.Emitter(want.append, ring=2, seq=41).emit("FRAME", f"{num} {wire.hexlify(data)}")
+    assert bytes(line) == bytes(got[0]) == bytes(want[0])
+    seq, verb, args, _ = wire.decode(bytes(line), wire.DEVICE_MARK)
+    assert (seq, verb, args) == (41, "FRAME", [str(num), data.hex().upper()])
+
+
+def test_crc16_n_matches_crc16_on_a_span() -> None:
+    data = bytes(range(200))
+    for i, n in ((0, 0), (0, 200), (5, 9), (17, 150)):
+        assert wire.crc16_n(data, n, 0xFFFF, i) == wire.crc16_py(data[i:n]) == wire.crc16(data[i:n])
