@@ -16,6 +16,14 @@ try:
     from firmware_model.ticks import ticks_add, ticks_diff
 except ImportError:  # pragma: no cover  (flat layout: micro:bit; tests/test_limiter_mp.py)
     from ticks import ticks_add, ticks_diff
+try:
+    from micropython import const  # the compiler inlines const() names: no global lookup
+except ImportError:
+
+    # CPython. The stub's const is a positional-only TypeVar function; "/" would not parse on
+    # MicroPython 1.9.2, so this variant's signature cannot match it exactly.
+    def const(x):  # type: ignore[misc]
+        return x
 
 SUPPRESS = 0
 FORWARD = 1
@@ -28,8 +36,8 @@ ONE_PER_PERIOD = 2
 NORMAL = 0
 AMBER = 1
 RED = 2
-SAT_MAX = 0x3FFFFFFF
-_HALF = 0x20000000  # ticks_diff's range is [-_HALF, _HALF)
+SAT_MAX = const(0x3FFFFFFF)
+_HALF = const(0x20000000)  # ticks_diff's range is [-_HALF, _HALF)
 NEVER_THROTTLE_MAX = 16
 SNAPSHOT_VERSION = 1
 
@@ -169,12 +177,18 @@ class Limiter:
         # episodes, summaries merged
         self._st = [0] * 8
         self._now = 0  # time of the offer in progress (for _slot_for)
+        # Healthy fast path: alerts the current device window can still take that can only be
+        # FORWARD with no event (granted by the last healthy offer), and how many were granted.
+        # Alerts taken through it are counted in bulk by _sync() before anything reads counts.
+        self._fast = 0
+        self._fast_n = 0
         self.configure(cfg if cfg is not None else Config())
         self._reset_state()
 
     def configure(self, cfg):
         """Apply a validated Config; counters and episodes carry on under the new values."""
         cfg.validate()
+        self._sync()  # the fast-path grant was for the old thresholds
         old_mode = getattr(self, "_mode", cfg.throttle_mode)
         self.cfg = cfg
         self._dw = cfg.device_window_ms
@@ -198,6 +212,8 @@ class Limiter:
                     self._e_aux[i] = ticks_add(self._e_sum[i], -self._period)
 
     def _reset_state(self):
+        self._fast = 0
+        self._fast_n = 0
         self._d_open = 0
         self._d_start = 0
         self._d_count = 0
@@ -214,6 +230,24 @@ class Limiter:
             self._code[i] = _FREE
         for j in range(8):
             self._st[j] = 0
+
+    def _sync(self):
+        # Count the alerts the healthy fast path took (each: offered, forwarded, device count
+        # +1, and the amber event if the count passed amber_threshold) and withdraw the grant.
+        k = self._fast_n - self._fast
+        self._fast = 0
+        self._fast_n = 0
+        if k:
+            self._took(k)
+
+    def _took(self, k):
+        st = self._st
+        st[0] += k
+        st[1] += k
+        c = self._d_count
+        self._d_count = c + k
+        if c < self._amber <= c + k and st[3] < SAT_MAX:
+            st[3] += 1
 
     # -- windows (docs/policy.md "Windows") --------------------------------------------------
 
@@ -364,10 +398,22 @@ class Limiter:
         """Decide one alert: SUPPRESS, FORWARD or FORWARD | STARTED (docs/policy.md)."""
         # The hot path: ticks_diff and the window advance are inlined (a MicroPython call costs
         # more than the arithmetic); the rare transitions go through the helper methods.
+        t = now_ms
+        f = self._fast
+        if f and 0 <= code <= 0xFFFF and (t - self._d_start) & SAT_MAX < self._dw:
+            # Healthy and inside the device window (dw < _HALF, so no wrap and no advance), and
+            # the grant guarantees no amber/red event, no saturation, no code state: FORWARD.
+            self._fast = f - 1
+            return FORWARD
         if code < 0 or code > 0xFFFF:  # also keeps a code from matching the free marker
             raise ValueError("code: %r outside 0x0000..0xFFFF" % (code,))
-        t = now_ms
         st = self._st
+        k = self._fast_n
+        if k:  # _sync() inlined (one call fewer on the slow path)
+            self._fast = 0
+            self._fast_n = 0
+            if k > f:
+                self._took(k - f)
         if st[0] < SAT_MAX:
             st[0] += 1
         # step 1: the device counter
@@ -391,6 +437,13 @@ class Limiter:
             if self._live:
                 self._clear_codes(t)
             st[1] += st[1] < SAT_MAX  # saturating increment without a branch
+            # Grant the fast path the next alerts of this window whose count stays below red
+            # (no red event; an amber event is counted by _took), unless a stat could saturate
+            # (offered >= forwarded; near saturation the slow path does it all).
+            b = red - 1 - c
+            if 0 < b < SAT_MAX - st[0]:
+                self._fast = b
+                self._fast_n = b
             return FORWARD  # step 3: a healthy device is never filtered
         if code in self._nt:
             st[1] += st[1] < SAT_MAX
@@ -471,6 +524,7 @@ class Limiter:
         Never changes a later decision (advance is idempotent); call at least every 2**28 ms.
         """
         t = now_ms
+        self._sync()
         self._dev_advance(t)
         self._rescan = True  # poll frees what it can; the next full-table offer looks again
         red = self._red
@@ -517,6 +571,7 @@ class Limiter:
 
     def level(self, now_ms):
         """0 normal, 1 amber, 2 red at now_ms (advances the device window, which is harmless)."""
+        self._sync()
         self._dev_advance(now_ms)
         c = self._d_count
         p = self._d_prev
@@ -527,6 +582,7 @@ class Limiter:
         return NORMAL
 
     def stats(self):
+        self._sync()
         st = self._st
         return {
             "offered": st[0], "forwarded": st[1], "suppressed": st[2], "amber_events": st[3],
@@ -546,6 +602,7 @@ class Limiter:
         return self._c_open[i] or self._e_open[i] or self._r_kind[i]
 
     def snapshot(self, now_ms):
+        self._sync()
         t = now_ms
         used = 0
         for i in range(self.slots + 1):

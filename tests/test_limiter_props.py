@@ -221,3 +221,30 @@ def test_full_table_shortcut_never_changes_a_decision(cfg: Config, stream, slots
             while (s := fast.pop_summary()) is not None:
                 assert s == eager.pop_summary()
     assert fast.stats() == eager.stats()
+
+
+class NoFastPath(Limiter):
+    """The limiter without its healthy fast path: the grant is withdrawn before every offer,
+    so every alert takes the full path."""
+
+    def offer(self, code: int, now_ms: int) -> int:
+        self._sync()
+        return super().offer(code, now_ms)
+
+
+@SETTINGS
+@given(configs(), streams, st.integers(1, 3), st.integers(0, 7))
+def test_healthy_fast_path_never_changes_a_decision_or_a_count(cfg: Config, stream, slots: int,
+                                                               look_every: int) -> None:
+    fast, full = Limiter(cfg, slots), NoFastPath(cfg, slots)
+    for n, (t, code, poll) in enumerate(absolute(stream)):
+        if poll:
+            assert fast.poll(t) == full.poll(t)
+        assert fast.offer(code, t) == full.offer(code, t)
+        if look_every and n % look_every == 0:  # reading counts mid-grant must see them all
+            assert fast.stats() == full.stats()
+            assert fast.level(t) == full.level(t)
+            assert fast.snapshot(t) == full.snapshot(t)
+    assert fast.stats() == full.stats()
+    end = t + 1 if stream else 0
+    assert fast.snapshot(end) == full.snapshot(end)
