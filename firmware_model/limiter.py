@@ -418,9 +418,21 @@ class Limiter:
             st[0] += 1
         # step 1: the device counter
         if self._d_open:
-            d = (t - self._d_start) & SAT_MAX
-            if d >= _HALF or d >= self._dw:
-                self._dev_advance(t)
+            ds = self._d_start
+            d = (t - ds) & SAT_MAX
+            w = self._dw
+            if w <= d < _HALF:  # a window or more has passed: _dev_advance inlined
+                if d < w + w and self._d_count > 0:
+                    self._d_prev = self._d_count
+                    self._d_count = 0
+                    ds = ds - SAT_MAX + w - 1  # ticks_add(ds, w) within small ints
+                    if ds < 0:
+                        ds = ds + SAT_MAX + 1
+                    self._d_start = ds
+                else:
+                    self._d_open = 0
+                    self._d_prev = 0
+                    self._d_count = 0
         if not self._d_open:
             self._d_open = 1
             self._d_start = t
@@ -455,62 +467,71 @@ class Limiter:
         else:
             self._now = t
             i = self._slot_for(code)
-        if self._c_open[i]:
+        c_open = self._c_open
+        if c_open[i]:
             d = (t - self._c_start[i]) & SAT_MAX
             if d >= _HALF or d >= self._cw:
                 self._touch(i, t)
         else:
             self._touch(i, t)  # an idle overflow slot or a fresh slot: nothing to advance
         self._live = True
-        if not self._c_open[i]:
-            self._c_open[i] = 1
+        if not c_open[i]:
+            c_open[i] = 1
             self._c_start[i] = t
-        cc = self._c_count[i]
+        c_count = self._c_count
+        cc = c_count[i]
         if cc < SAT_MAX:
             cc += 1
-            self._c_count[i] = cc
+            c_count[i] = cc
         lim = self._limit
         if cc <= lim and self._c_prev[i] <= lim:
             st[1] += st[1] < SAT_MAX
             return FORWARD
         # step 5: overloaded
+        e_aux = self._e_aux
         if not self._e_open[i]:
             self._e_open[i] = 1
             self._e_total[i] = 0
             self._e_unrep[i] = 0
             self._e_sum[i] = t
-            self._e_aux[i] = self._n - 1 if self._mode == ONE_IN_N else t
+            e_aux[i] = self._n - 1 if self._mode == ONE_IN_N else t
             if st[6] < SAT_MAX:
                 st[6] += 1
             return self._fwd(FORWARD | STARTED)
-        # step 6
+        # step 6 (ticks_diff inlined: d < _HALF is a non-negative difference)
         if self._mode == ONE_IN_N:
-            if self._e_aux[i] == 0:
-                self._e_aux[i] = self._n - 1
+            a = e_aux[i]
+            if a == 0:
+                e_aux[i] = self._n - 1
+                st[1] += st[1] < SAT_MAX
                 r = FORWARD
             else:
-                self._e_aux[i] -= 1
+                e_aux[i] = a - 1
                 r = SUPPRESS
-        elif ticks_diff(t, self._e_aux[i]) >= self._period:
-            self._e_aux[i] = t
-            r = FORWARD
         else:
-            r = SUPPRESS
+            d = (t - e_aux[i]) & SAT_MAX
+            if d < _HALF and d >= self._period:
+                e_aux[i] = t
+                st[1] += st[1] < SAT_MAX
+                r = FORWARD
+            else:
+                r = SUPPRESS
+        e_unrep = self._e_unrep
+        u = e_unrep[i]
         if r == SUPPRESS:
-            if st[2] < SAT_MAX:
-                st[2] += 1
-            if self._e_total[i] < SAT_MAX:
-                self._e_total[i] += 1
-            u = self._e_unrep[i]
+            st[2] += st[2] < SAT_MAX
+            e_total = self._e_total
+            e_total[i] += e_total[i] < SAT_MAX
             if u == 0:
                 self._e_first[i] = t
             if u < SAT_MAX:
-                self._e_unrep[i] = u + 1
+                u += 1
+                e_unrep[i] = u
             self._e_last[i] = t
-        elif st[1] < SAT_MAX:
-            st[1] += 1
-        if self._e_unrep[i]:
-            self._ongoing_due(i, t)
+        if u:
+            d = (t - self._e_sum[i]) & SAT_MAX
+            if d < _HALF and d >= self._si:
+                self._ongoing_due(i, t)
         return r
 
     def _fwd(self, r):
