@@ -172,7 +172,7 @@ class Limiter:
         self._r_first = [0] * n
         self._r_last = [0] * n
         self._r_seq = [0] * n
-        self._nt = [_FREE] * NEVER_THROTTLE_MAX
+        self._nt = ()
         # stats: offered, forwarded, suppressed, amber events, red events, overflow uses,
         # episodes, summaries merged
         self._st = [0] * 8
@@ -201,9 +201,7 @@ class Limiter:
         self._period = cfg.throttle_period_ms
         self._si = cfg.summary_interval_ms
         self._rescan = True  # window lengths may have changed
-        nt = self._nt
-        for j in range(NEVER_THROTTLE_MAX):
-            nt[j] = cfg.never_throttle[j] if j < len(cfg.never_throttle) else _FREE
+        self._nt = cfg.never_throttle  # a validated tuple: `in` scans only the real codes
         if old_mode != self._mode:
             # an episode's skip counter means nothing in the other mode: forward the next one
             for i in range(self.slots + 1):
@@ -367,8 +365,12 @@ class Limiter:
     def _slot_for(self, code):
         # code is not in the table (offer() looked)
         codes = self._code
+        if _FREE in codes:
+            i = codes.index(_FREE)
+            codes[i] = code
+            return i
         t = self._now
-        if _FREE not in codes and (self._rescan or ticks_diff(t, self._full_until) >= 0):
+        if self._rescan or (t - self._full_until) & SAT_MAX < _HALF:  # ticks_diff(..) >= 0
             # The table looks full: free the slots whose code has gone quiet, then look again.
             # If none frees, no slot can before the earliest of their windows could close
             # (hits only postpone that) or a report is popped: skip rescans until then.
@@ -383,14 +385,13 @@ class Limiter:
                         soon = left
             self._full_until = ticks_add(t, soon if soon > 0 else 0)
             self._rescan = False
-        if _FREE not in codes:
-            st = self._st
-            if st[5] < SAT_MAX:
-                st[5] += 1
-            return self.slots
-        i = codes.index(_FREE)
-        codes[i] = code
-        return i
+            if _FREE in codes:
+                i = codes.index(_FREE)
+                codes[i] = code
+                return i
+        st = self._st
+        st[5] += st[5] < SAT_MAX
+        return self.slots
 
     # -- the API -----------------------------------------------------------------------------
 
