@@ -179,13 +179,22 @@ def cpython(n: int = 200000) -> dict[str, float]:
     return out
 
 
-# C layout of docs/limiter.md "C port": (field, bytes)
-C_SLOT = [("code", 2), ("flags", 1), ("pad", 1)] + [(f, 4) for f in (
-    "c_start", "c_count", "c_prev", "e_aux", "e_total", "e_unrep", "e_first", "e_last", "e_sum",
-    "r_count", "r_total", "r_first", "r_last", "r_seq")]
-C_FIXED = [("d_start", 4), ("d_count", 4), ("d_prev", 4), ("d_open+live+pad", 4),
-           ("seq", 4), ("pending", 4), ("stats", 8 * 4), ("never_throttle", 16 * 2),
-           ("config", 4 + 2 + 2 + 4 + 2 + 1 + 1 + 2 + 4 + 4)]
+# C layout of docs/limiter.md "C port": (field, bytes). Widths from docs/policy.md's ranges:
+# codes 16-bit; flags (free, c_open, e_open, r_kind:2, c_count/c_prev beyond 65535) in a byte;
+# code-window counts 16 bits + a "beyond" flag (17 bits: decisions only compare them with
+# code_limit <= 65535, == 0, > 0; proof in docs/limiter.md); r_seq 8 bits (at most 17 reports
+# pending, ordered by wrapping difference); times and reported counts 32 bits (2**30 - 1).
+C_SLOT = [("code", 2), ("flags", 1), ("r_seq", 1), ("c_start", 4), ("c_count", 2),
+          ("c_prev", 2)] + [(f, 4) for f in (
+              "e_aux", "e_total", "e_unrep", "e_first", "e_last", "e_sum",
+              "r_count", "r_total", "r_first", "r_last")]
+C_CONFIG = [("device_window_ms", 4), ("amber_threshold", 2), ("red_threshold", 2),
+            ("code_window_ms", 4), ("code_limit", 2), ("throttle_mode", 1),
+            ("never_throttle_n", 1), ("throttle_n", 2), ("throttle_period_ms", 4),
+            ("summary_interval_ms", 4), ("pad", 2)]
+C_FIXED = [("d_start", 4), ("d_count", 4), ("d_prev", 4), ("full_until", 4), ("seq", 4),
+           ("d_open, live, rescan, pending", 4), ("stats", 8 * 4), ("never_throttle", 16 * 2),
+           ("config", sum(b for _, b in C_CONFIG))]
 
 
 def snapshot_bytes_full(slots: int = 16) -> dict[str, int]:
