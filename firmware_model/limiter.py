@@ -39,9 +39,12 @@ RED = 2
 SAT_MAX = const(0x3FFFFFFF)
 _HALF = const(0x20000000)  # ticks_diff's range is [-_HALF, _HALF)
 NEVER_THROTTLE_MAX = 16
-SNAPSHOT_VERSION = 1
-
 _FREE = -1  # code of a free slot (real codes are 0..0xFFFF)
+
+# Optional parts sit between "# [feature:<name>]" and "# [/feature]" lines: the derived build
+# for small boards (emulator/flatbuild.py, docs/limiter.md "micro:bit") drops them, so the
+# code it deploys is this code, minus whole features, never a second implementation.
+# [feature:config]
 _MODES = {"one_in_n": ONE_IN_N, "one_per_period": ONE_PER_PERIOD}
 
 # vocabulary key -> (min, max); docs/policy.md "Configuration vocabulary"
@@ -60,12 +63,17 @@ KEYS = (
     "device_window_ms", "amber_threshold", "red_threshold", "code_window_ms", "code_limit",
     "throttle_mode", "throttle_n", "throttle_period_ms", "never_throttle", "summary_interval_ms",
 )
+# [/feature]
+# [feature:snapshot]
+SNAPSHOT_VERSION = 1
 
 
 class SnapshotError(ValueError):
     """A snapshot that is torn, corrupt, of another version or of another table size."""
 
 
+# [/feature]
+# [feature:config]
 def _int(key, v):
     if isinstance(v, bool) or not isinstance(v, int):
         if isinstance(v, str) and v[:2] in ("0x", "0X"):
@@ -75,6 +83,9 @@ def _int(key, v):
                 pass
         raise ValueError("%s: not an integer: %r" % (key, v))
     return v
+
+
+# [/feature]
 
 
 class Config:
@@ -92,6 +103,7 @@ class Config:
         self.never_throttle = (0x8F3F, 0x8F1C, 0x8F1D, 0x8F35, 0x8F36, 0x8F74, 0x8F76)
         self.summary_interval_ms = 900000
 
+    # [feature:config]
     @classmethod
     def from_dict(cls, d):
         cfg = cls()
@@ -138,6 +150,7 @@ class Config:
 
     def __eq__(self, other):
         return isinstance(other, Config) and self.to_dict() == other.to_dict()
+    # [/feature]
 
 
 class Limiter:
@@ -187,7 +200,9 @@ class Limiter:
 
     def configure(self, cfg):
         """Apply a validated Config; counters and episodes carry on under the new values."""
+        # [feature:config]
         cfg.validate()
+        # [/feature]
         self._sync()  # the fast-path grant was for the old thresholds
         old_mode = getattr(self, "_mode", cfg.throttle_mode)
         self.cfg = cfg
@@ -612,6 +627,7 @@ class Limiter:
             "summaries_merged": st[7], "pending_summaries": self._pending,
         }
 
+    # [feature:snapshot]
     # -- snapshot (docs/limiter.md "Persistence") ---------------------------------------------
     # Layout, little-endian: "AS" version:u8 slots:u8 mode:u8 used:u8 pending:u8 pad:u8
     # seq:u32 device(open:u8 start_age count prev) stats(8 x u32), then per used slot
@@ -768,3 +784,4 @@ def crc16(data, n=-1):
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
     return crc
+# [/feature]
