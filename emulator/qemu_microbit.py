@@ -179,7 +179,7 @@ class RawRepl:
     answers "OK", stdout, Ctrl-D, the traceback (if any), Ctrl-D, ">". MicroPython 1.9.2
     predates raw-paste mode, so code goes in standard raw mode, paced like mpremote does."""
 
-    CHUNK = 64  # bytes written at once (QEMU's UART back-pressures; this keeps latency low)
+    CHUNK = 32  # bytes written at once, then a short pause (see write)
 
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
@@ -199,10 +199,15 @@ class RawRepl:
 
     # -- bytes ----------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
+        # The firmware's UART receive ring is small and filled by an interrupt: while the VM is
+        # busy a burst can overflow it and bytes vanish (seen as a SyntaxError). Pace like
+        # mpremote does for real boards.
         view = memoryview(data)
         while view:
             n = os.write(self.fd, view[: self.CHUNK])
             view = view[n:]
+            if view:
+                time.sleep(0.002)
 
     def read_until(self, ending: bytes, timeout: float) -> bytes:
         """Bytes up to and including `ending`; MicrobitError with what came if it does not."""
@@ -289,6 +294,9 @@ class RawRepl:
         for i in range(0, len(data), chunk):
             self.exec_ok(f"w({data[i:i + chunk]!r})")
         self.exec_ok("f.close()\ndel f,w")
+        size = int(self.exec_ok(f"import os\nprint(os.size({name!r}))").strip())
+        if size != len(data):
+            raise MicrobitError(f"{name}: wrote {len(data)} bytes, the micro:bit has {size}")
 
     def listdir(self) -> list[str]:
         import ast
@@ -378,6 +386,8 @@ def try_import(repl: RawRepl, module: str) -> ImportReport:
     try:
         repl.exec_ok(f"import {module}", timeout=60)
     except RemoteError as e:
+        if not e.memory_error:
+            raise  # a SyntaxError or ImportError is a fault, never "too large"
         return ImportReport(False, free, None, free + alloc, module,
                             error=e.traceback.strip().splitlines()[-1])
     after, _ = repl.mem()
