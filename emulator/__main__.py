@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator: error: {spec.path}: kind = {spec.kind!r}: a real board, not emulated",
               file=sys.stderr)
         return 2
+    if (args.engine or spec.engine) == "qemu":
+        return _serve_qemu()
     ticks = spec.ticks_start if args.ticks_start is None else args.ticks_start
     if not 0 <= ticks < 1 << 30:
         print("emulator: error: --ticks-start must be in 0..2**30-1", file=sys.stderr)
@@ -87,6 +89,35 @@ def main(argv: list[str] | None = None) -> int:
         uart.close()
         if tmp is not None:
             tmp.cleanup()
+    return 0
+
+
+def _serve_qemu() -> int:
+    """A QEMU board is a whole machine with its own UART: boot it and hand out its pty, as a
+    real board's USB port. Deploying code is the harness's job (raw REPL), as on hardware."""
+    from emulator.qemu_microbit import MicrobitError, QemuMicrobit
+
+    stop = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    mb = QemuMicrobit()
+    try:
+        path = mb.start()
+    except MicrobitError as e:
+        print(f"emulator: error: {e}", file=sys.stderr)
+        mb.stop()
+        return 2
+    print(f"PORT {path}", flush=True)
+    try:
+        while not stop:
+            signal.pause()
+    finally:
+        mb.stop()
     return 0
 
 
