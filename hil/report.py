@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -122,17 +123,20 @@ def plot_png(r: ScenarioResult) -> str | None:
     bucket_s = r.series.get("bucket_ms", 1000) / 1000.0
     top = sorted(codes, key=lambda c: -sum(sum(v) for v in codes[c].values()))[:5]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+    # Cumulative counts: per-bucket rates of a sparse or many-code storm are a comb of 0/1
+    # spikes; running totals show the storm, the throttle's slope and device vs DSP at a glance.
     for ax, side in zip(axes, ("device", "dsp"), strict=True):
         for i, c in enumerate(top):
             s = codes[c]
-            x = [k * bucket_s / 60 for k in range(len(s[f"{side}_forwarded"]))]
+            fwd = list(itertools.accumulate(s[f"{side}_forwarded"]))
+            sup = list(itertools.accumulate(s[f"{side}_suppressed"]))
+            x = [(k + 1) * bucket_s / 60 for k in range(len(fwd))]
             color = f"C{i}"
-            ax.step(x, s[f"{side}_forwarded"], where="post", color=color, label=f"{c} fwd")
-            ax.step(x, s[f"{side}_suppressed"], where="post", color=color, linestyle="--",
-                    label=f"{c} supp")
+            ax.step(x, fwd, where="post", color=color, label=f"{c} fwd")
+            ax.step(x, sup, where="post", color=color, linestyle="--", label=f"{c} supp")
         ax.set_title(f"{side}: forwarded (solid) / suppressed (dashed)")
         ax.set_xlabel("scenario time (min)")
-    axes[0].set_ylabel(f"alerts per {bucket_s:g} s")
+    axes[0].set_ylabel("alerts so far (cumulative)")
     axes[1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     buf = io.BytesIO()
