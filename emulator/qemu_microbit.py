@@ -238,7 +238,9 @@ class RawRepl:
             self.write(b"\r\x03\x02")  # Ctrl-C: stop a program; Ctrl-B: leave the raw REPL
             try:
                 self.read_until(b">>> ", 1.0)
-                self.drain(0.1)
+                # \r, Ctrl-C and Ctrl-B each give a prompt; under load the later ones come
+                # well after the first, and a stale one must not answer the next read
+                self.drain(0.3)
                 self.in_raw = False
                 return
             except MicrobitError:
