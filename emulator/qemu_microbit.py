@@ -207,7 +207,7 @@ class RawRepl:
             n = os.write(self.fd, view[: self.CHUNK])
             view = view[n:]
             if view:
-                time.sleep(0.002)
+                time.sleep(0.004)
 
     def read_until(self, ending: bytes, timeout: float) -> bytes:
         """Bytes up to and including `ending`; MicrobitError with what came if it does not."""
