@@ -13,7 +13,7 @@ test: setup
 # firmware_model/ is type-checked against the MicroPython stubs by tests/test_firmware_imports.py
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/mypy --ignore-missing-imports hil emulator benchmarks
+	.venv/bin/mypy hil emulator benchmarks
 	.venv/bin/python -m pytest -q tests/test_firmware_imports.py
 
 bench: setup

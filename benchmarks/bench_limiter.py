@@ -275,7 +275,7 @@ def microbit_qemu() -> dict[str, Any]:
     out["derived_bytes"] = {k: len(v) for k, v in files.items()}
     try:
         with QemuMicrobit() as mb:
-            repl = RawRepl(mb.path)
+            repl = RawRepl(mb.path or "")
             repl.enter()
             out["heap_free_at_boot"] = repl.mem()[0]
             out["hashlib"] = repl.exec_ok(
