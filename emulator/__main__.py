@@ -61,14 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="alertstorm-flash-")
     flash = FlashFs(args.flash or tmp.name)  # type: ignore[union-attr]
     uart = PtyUart(spec.baud if args.baud is None else args.baud)
-    stop = False
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
     try:
         engine = create_engine(args.engine or spec.engine, spec, uart.write, flash, clock)
         engine.start()
@@ -92,19 +85,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class _StopFlag:
+    """False until SIGTERM or SIGINT arrives; the serving loops poll it."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+    def __bool__(self) -> bool:
+        return self.set
+
+
+def _stop_on_signals() -> _StopFlag:
+    flag = _StopFlag()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        flag.set = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return flag
+
+
 def _serve_qemu() -> int:
     """A QEMU board is a whole machine with its own UART: boot it and hand out its pty, as a
     real board's USB port. Deploying code is the harness's job (raw REPL), as on hardware."""
     from emulator.qemu_microbit import MicrobitError, QemuMicrobit
 
-    stop = False
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
     mb = QemuMicrobit()
     try:
         path = mb.start()
