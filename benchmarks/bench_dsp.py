@@ -68,7 +68,12 @@ def main() -> None:
     t0 = time.perf_counter()
     decoded = [decode_fast(f) for f in frames]
     t_decode = time.perf_counter() - t0
-    alerts = [(d.originator_title, int(d.alert_code, 16)) for d in decoded]  # type: ignore[arg-type]
+    # Every generated frame carries an originator title; a frame without one is a generator bug.
+    alerts: list[tuple[str, int]] = []
+    for d in decoded:
+        if d.originator_title is None or d.alert_code is None:
+            raise SystemExit("generated frame decoded without originator title or alert code")
+        alerts.append((d.originator_title, int(d.alert_code, 16)))
     del decoded
 
     f = DspFilter(CFG)

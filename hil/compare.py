@@ -499,11 +499,11 @@ def compare_device(alerts: list[Alert], setup: Setup, *, fates: bool = False,
     sbase = sc.latency.base_for(device)
     j = sc.latency.jitter_ms
     items = []
-    for k, (send, i) in enumerate(dev.wan):
+    for order, (send, i) in enumerate(dev.wan):
         if i >= 0:
-            items.append((base.arrivals[i], k, alerts[i].code, i))
+            items.append((base.arrivals[i], order, alerts[i].code, i))
         else:
-            items.append((send + sbase + (srng.randint(0, j) if j else 0), k, SUMMARY_CODE, -1))
+            items.append((send + sbase + (srng.randint(0, j) if j else 0), order, SUMMARY_CODE, -1))
     items.sort()
     f = DspFilter(setup.dsp_cfg)
     delivered = [False] * n
@@ -526,7 +526,7 @@ def compare_device(alerts: list[Alert], setup: Setup, *, fates: bool = False,
     fate_rows: list[dict[str, Any]] = []
     for i, a in enumerate(alerts):
         d = base.dsp[i]
-        v = dev.dec[i]
+        dev_dec = dev.dec[i]
         if base.arrivals[i] < last_arr:
             c["reordered_by_wan"] += 1
         last_arr = max(last_arr, base.arrivals[i])
@@ -536,7 +536,7 @@ def compare_device(alerts: list[Alert], setup: Setup, *, fates: bool = False,
                 c["alerts_lost"] += 1
         else:
             c["dsp_only_discarded"] += 1
-        if v & FORWARD:
+        if dev_dec & FORWARD:
             c["device_forwarded"] += 1
             if delivered[i]:
                 c["device_to_dsp_delivered"] += 1
@@ -546,10 +546,10 @@ def compare_device(alerts: list[Alert], setup: Setup, *, fates: bool = False,
             c["device_suppressed"] += 1
         if a.code in critical and not delivered[i]:
             c["critical_alerts_lost"] += 1
-        if (d & FORWARD) == (v & FORWARD):
+        if (d & FORWARD) == (dev_dec & FORWARD):
             c["agree"] += 1
         if fates:
-            cls = base.divergent.get(i)
+            fate_cls = base.divergent.get(i)
             fate_rows.append({
                 "seq": a.seq, "line": a.line, "device_id": device, "t_ms": a.t_ms,
                 "arrival_ms": base.arrivals[i], "alert_code": format_code(a.code),
@@ -557,10 +557,10 @@ def compare_device(alerts: list[Alert], setup: Setup, *, fates: bool = False,
                 "dsp_started": bool(d & STARTED),
                 "throttled_count": base.tc[i] if d & FORWARD and base.sid[i] else None,
                 "sequence_id": base.sid[i] if d & FORWARD and base.sid[i] else None,
-                "device": "forwarded" if v & FORWARD else "suppressed",
+                "device": "forwarded" if dev_dec & FORWARD else "suppressed",
                 "device_to_dsp": ("delivered" if delivered[i] else "discarded_by_dsp")
-                if v & FORWARD else "suppressed_at_device",
-                "divergence": cls, "causes": causes.get(i, []),
+                if dev_dec & FORWARD else "suppressed_at_device",
+                "divergence": fate_cls, "causes": causes.get(i, []),
             })
     return res, fate_rows
 
