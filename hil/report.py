@@ -185,13 +185,6 @@ def html_report(manifest: dict[str, Any], results: list[ScenarioResult]) -> str:
                 f"<tr><th>{_e(k)}</th><td class='metric' data-key='{_e(k)}'>"
                 f"{_e(r.metrics[k])}</td></tr>" for k in KEY_METRICS if k in r.metrics)
                 + "</table>")
-            dc = r.metrics.get("divergence_causes") or {}
-            if dc:
-                out.append("<table class='divergences'><tr><th>class</th><th>cause</th>"
-                           "<th>count</th></tr>" + "".join(
-                               f"<tr data-class='{_e(c)}' data-cause='{_e(k)}'><td>{_e(c)}</td>"
-                               f"<td>{_e(k)}</td><td class='n'>{n}</td></tr>"
-                               for c, d in dc.items() for k, n in d.items()) + "</table>")
         png = plot_png(r)
         if png:
             out.append(f"<img class='plot' alt='alerts over time, device vs DSP' "

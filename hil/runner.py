@@ -117,56 +117,6 @@ def model_mismatch(events: list[Event], decisions: list[str], config: dict[str, 
     return bad
 
 
-def divergence_causes(events: list[Event], config: dict[str, Any], per_source: bool,
-                      slots: int, tick_start: int | None,
-                      resets: tuple[tuple[int, str], ...] = ()) -> dict[str, Any]:
-    """Device-vs-DSP divergences by class and named cause (hil.compare.compare_device run
-    per device on the scenario's stream, with its resets, the board's slots and tick start).
-    The board is proven equal to the in-process model (model_mismatch), so the model's
-    divergences are the board's. compare has one reset mode per run: all "soft" resets =
-    "snapshot" (restored from flash), any other kind = "lost" (docs/harness.md)."""
-    from hil.compare import CLASSES, UNKNOWN, CompareResult, Setup, compare_device
-    from hil.compare import Scenario as CompareScenario
-    from hil.config import load_config
-    from hil.streams import Alert
-
-    cfg = load_config(config or None)
-    mode = "snapshot" if resets and all(k == "soft" for _, k in resets) else "lost"
-    setup = Setup(dsp_cfg=cfg, dev_cfg=cfg, scenario=CompareScenario(
-        slots=slots, tick_start=tick_start, reset_mode=mode,
-        resets=tuple(("*", t) for t, _ in resets)))
-    by_dev: dict[str, list[Event]] = {}
-    for ev in events:
-        by_dev.setdefault(ev[2] if per_source else "hub", []).append(ev)
-    total = CompareResult()
-    for dev, evs in by_dev.items():
-        alerts = [Alert(k, dev, t, code, None, 0) for k, (t, code, _) in enumerate(evs)]
-        r, _ = compare_device(alerts, setup)
-        total.merge(r)
-    classes = {c: total.counters[c] for c in CLASSES if total.counters[c]}
-    causes = {c: dict(sorted(d.items())) for c, d in total.causes.items() if d}
-    return {"divergence_classes": classes, "divergence_causes": causes,
-            "divergences_unknown": sum(d.get(UNKNOWN, 0) for d in causes.values()),
-            "divergence_reset_mode": mode if resets else None}
-
-
-def divergence_line(metrics: dict[str, Any]) -> str | None:
-    """'261 divergences: extra WAN traffic 40 (table eviction), ...' or None if not measured."""
-    classes = metrics.get("divergence_classes")
-    if classes is None:
-        return None
-    causes = metrics.get("divergence_causes", {})
-    n = sum(classes.values())
-    if not n:
-        return "0 divergences from the DSP"
-    parts = []
-    for cls, k in classes.items():
-        why = ", ".join(f"{c.replace('_', ' ')} {m}" if len(causes.get(cls, {})) > 1
-                        else c.replace("_", " ") for c, m in causes.get(cls, {}).items())
-        parts.append(f"{cls.replace('_', ' ').replace('wan', 'WAN')} {k} ({why})")
-    return f"{n} divergences: " + ", ".join(parts)
-
-
 def _never_throttle(config: dict[str, Any]) -> set[int]:
     from hil.config import load_config
 
@@ -460,18 +410,9 @@ class BoardSession:
                                                            per_source, self.board.spec.slots, ts)
             except ImportError:  # hil.compare absent: the property reports "not measured"
                 metrics["model_mismatch"] = None
-        try:
-            ts = sc.ticks_start if sc.ticks_start is not None else self.board.spec.ticks_start
-            metrics.update(divergence_causes(events, sc.config, per_source,
-                                             self.board.spec.slots, ts, tuple(sc.resets)))
-        except ImportError:  # hil.compare absent: "no unknown cause" reports "not measured"
-            pass
         res.metrics.update(metrics)
         res.series = series
         reasons, verdict = [], PASS
-        line = divergence_line(metrics)
-        if line:
-            reasons.append(line)
         for p in sc.properties:
             ok, why = p.check(metrics)
             if ok is False:
