@@ -115,30 +115,55 @@ class Latency:
         return cls(base, jitter, tuple(per))
 
 
+RESET_KINDS = ("soft", "hard", "watchdog", "brownout")  # as the board's RESET command
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """The perturbations of one comparison run (all default to none)."""
+    """The perturbations of one comparison run (all default to none).
+
+    Resets follow the board firmware (firmware_model/board.py), so a board's real run can be
+    replayed exactly: with `reset_mode="snapshot"` the device writes its limiter snapshot when
+    the state changed since the last write and `snapshot_interval_ms` (the board's
+    `persist_ms`) has passed since that write or since boot, checked after every alert and
+    every poll; a soft reset writes it first (an orderly restart), any other kind restores the
+    last write, losing what changed since. With `reset_mode="lost"` every reset loses the state
+    (a device without flash). A reset is (device or "*", t_ms) or (device or "*", t_ms, kind);
+    the kind defaults to "hard"."""
 
     latency: Latency = field(default_factory=Latency)
     skew_ppm: int = 0                         # device clock runs fast (>0) or slow (<0)
-    resets: tuple[tuple[str, int], ...] = ()  # (device id or "*", t_ms): device resets
+    resets: tuple[tuple[Any, ...], ...] = ()  # (device id or "*", t_ms[, kind]): device resets
     reset_mode: str = "lost"                  # "lost": state lost; "snapshot": restored
-    snapshot_interval_ms: int = 60_000        # how often the device writes its snapshot
+    snapshot_interval_ms: int = 60_000        # the least time between two snapshot writes
+    booted_ms: int | None = None              # device power-on (event time); None: long before
+    reset_ticks: str = "restart"              # ticks after a reset: "restart" somewhere else
+                                              # (a real MCU) or "continue" (an emulated clock)
     slots: int = 16                           # limiter code slots
     seed: int = 0
     poll_interval_ms: int | None = None       # device poll() period; default summary_interval/2
-    tick_start: int | None = None             # ticks at the first alert; default: seeded random
+    tick_start: int | None = None             # ticks at event time 0; default: seeded random
 
     def __post_init__(self) -> None:
         if self.reset_mode not in ("lost", "snapshot"):
             raise ConfigError(f"reset_mode: {self.reset_mode!r} is not lost or snapshot")
+        if self.reset_ticks not in ("restart", "continue"):
+            raise ConfigError(f"reset_ticks: {self.reset_ticks!r} is not restart or continue")
+        for r in self.resets:
+            if len(r) not in (2, 3) or (len(r) == 3 and r[2] not in RESET_KINDS):
+                raise ConfigError(f"reset {r!r}: not (device, t_ms[, kind]) with kind one of "
+                                  f"{', '.join(RESET_KINDS)}")
         if not 1 <= self.slots <= MAX_SLOTS:
             raise ConfigError(f"slots: {self.slots} is out of range 1..{MAX_SLOTS}")
         if not -100_000 <= self.skew_ppm <= 100_000:
             raise ConfigError(f"skew_ppm: {self.skew_ppm} is out of range -100000..100000")
+        if self.snapshot_interval_ms < 0:
+            raise ConfigError("snapshot_interval_ms: must not be negative")
 
-    def resets_for(self, device: str) -> list[int]:
-        return sorted(t for d, t in self.resets if d == device or d == "*")
+    def resets_for(self, device: str) -> list[tuple[int, str]]:
+        """(t_ms, kind) of this device's resets, in time order."""
+        return sorted((int(r[1]), r[2] if len(r) == 3 else "hard")
+                      for r in self.resets if r[0] == device or r[0] == "*")
 
 
 @dataclass(frozen=True)
@@ -198,13 +223,17 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
     ppm = sc.skew_ppm if skew else 0
     rng = _rng(sc.seed, "ticks", device, t0)
     start = sc.tick_start if sc.tick_start is not None else rng.randrange(TICKS_PERIOD)
-    reset_times = [t for t in sc.resets_for(device) if t >= t0] if resets else []
+    reset_list = [r for r in sc.resets_for(device) if r[0] >= t0] if resets else []
     poll_ms = sc.poll_interval_ms or max(1000, cfg.summary_interval_ms // 2)
     tail = 2 * max(cfg.device_window_ms, cfg.code_window_ms) * (1_000_000 + abs(ppm)) \
         // 1_000_000 + cfg.summary_interval_ms + poll_ms
     lim = Limiter(dev_cfg, slots=slots)
+    persist = sc.reset_mode == "snapshot"
+    interval = sc.snapshot_interval_ms
     blob: bytes | None = None
-    last_snap = t0 - sc.snapshot_interval_ms
+    # the board's persistence state: a change not yet written, and when the last write was
+    dirty = False
+    saved_at = sc.booted_ms if sc.booted_ms is not None else t0 - interval
     dec = out.dec
     wan = out.wan
     reported = out.reported
@@ -213,8 +242,12 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
         # the device's own clock: skewed relative to true time, offset, wrapping at 2**30
         return (t0 + (t - t0) * (1_000_000 + ppm) // 1_000_000 + start) % TICKS_PERIOD
 
-    def drain(t: int) -> None:
+    def housekeeping(t: int) -> None:
+        # the board's main loop between messages: summaries that fell due, then the snapshot
+        # at bounded frequency (firmware_model/board.py Board.housekeeping)
+        nonlocal dirty, saved_at, blob
         if lim.poll(ticks(t)):
+            dirty = True
             while True:
                 s = lim.pop_summary()
                 if s is None:
@@ -223,46 +256,55 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
                 if kind in (ONGOING, CLOSED):
                     reported[code] = reported.get(code, 0) + count
                 wan.append((t, -1))
+        if persist and dirty and t - saved_at >= interval:
+            blob = lim.snapshot(ticks(t))
+            dirty = False
+            saved_at = t
 
     def idle_until(a: int, b: int) -> None:
-        # polls between alerts, as the board's main loop does; nothing changes past the tail
+        # polls between messages, on the grid the board's ADVANCE steps through (poll_ms from
+        # the last message), the last at b itself; nothing changes past the tail but a pending
+        # snapshot write
         t = a + poll_ms
-        end = min(b, a + tail)
-        while t < end:
-            drain(t)
+        while t < b and (t <= a + tail or dirty):
+            housekeeping(t)
             t += poll_ms
+        if b > a:
+            housekeeping(b)
 
     ri = 0
     prev_t = t0
     for i, a in enumerate(alerts):
         t = a.t_ms
-        while ri < len(reset_times) and reset_times[ri] <= t:
-            rt = reset_times[ri]
+        while ri < len(reset_list) and reset_list[ri][0] <= t:
+            rt, kind = reset_list[ri]
             ri += 1
             idle_until(prev_t, rt)
+            if persist and kind == "soft":
+                blob = lim.snapshot(ticks(rt))  # an orderly restart: the firmware flushes first
             out.overflow_uses += lim.stats()["overflow_uses"]
             lim = Limiter(dev_cfg, slots=slots)   # RAM is gone, and so are unsent summaries
-            start = rng.randrange(TICKS_PERIOD)    # ticks restart somewhere else after boot
-            if sc.reset_mode == "snapshot" and blob is not None:
+            if sc.reset_ticks == "restart":
+                start = rng.randrange(TICKS_PERIOD)  # ticks restart somewhere else after boot
+            if persist and blob is not None:
                 try:
                     lim.restore(blob, ticks(rt))
                 except ValueError:
                     lim = Limiter(dev_cfg, slots=slots)
+            dirty = False
+            saved_at = rt  # boot counts as a write: the next one is persist_ms later
             prev_t = rt
         idle_until(prev_t, t)
         r = lim.offer(a.code, ticks(t))
+        dirty = True
         dec.append(r)
         if r & FORWARD:
             wan.append((t, i))
         if r & STARTED:
             wan.append((t, -1))  # the STARTED summary frame follows the alert
-        drain(t)
-        if sc.reset_mode == "snapshot" and t - last_snap >= sc.snapshot_interval_ms:
-            blob = lim.snapshot(ticks(t))
-            last_snap = t
+        housekeeping(t)
         prev_t = t
     idle_until(prev_t, prev_t + tail + 1)
-    drain(prev_t + tail + 1)
     out.overflow_uses += lim.stats()["overflow_uses"]
     return out
 
@@ -355,7 +397,7 @@ def _active_knobs(alerts: list[Alert], setup: Setup, base: _Pair) -> list[str]:
         knobs.append(WAN_LATENCY)
     if sc.skew_ppm:
         knobs.append(CLOCK_SKEW)
-    if [t for t in sc.resets_for(alerts[0].device) if t >= alerts[0].t_ms]:
+    if [r for r in sc.resets_for(alerts[0].device) if r[0] >= alerts[0].t_ms]:
         knobs.append(DEVICE_RESET)
     if base.dev.overflow_uses:
         knobs.append(TABLE_EVICTION)
@@ -558,6 +600,7 @@ def compare_device(alerts: list[Alert], setup: Setup, *, fates: bool = False,
                 "throttled_count": base.tc[i] if d & FORWARD and base.sid[i] else None,
                 "sequence_id": base.sid[i] if d & FORWARD and base.sid[i] else None,
                 "device": "forwarded" if dev_dec & FORWARD else "suppressed",
+                "device_started": bool(dev_dec & STARTED),
                 "device_to_dsp": ("delivered" if delivered[i] else "discarded_by_dsp")
                 if dev_dec & FORWARD else "suppressed_at_device",
                 "divergence": fate_cls, "causes": causes.get(i, []),
@@ -589,7 +632,7 @@ def _healthy_session(alerts: list[Alert], setup: Setup, fates: bool, res: Compar
         rows = [{"seq": a.seq, "line": a.line, "device_id": a.device, "t_ms": a.t_ms,
                  "arrival_ms": arr[i], "alert_code": format_code(a.code), "dsp": "forwarded",
                  "dsp_started": False, "throttled_count": None, "sequence_id": None,
-                 "device": "forwarded", "device_to_dsp": "delivered", "divergence": None,
+                 "device": "forwarded", "device_started": False, "device_to_dsp": "delivered", "divergence": None,
                  "causes": []} for i, a in enumerate(alerts)]
     return res, rows
 

@@ -27,13 +27,14 @@ from firmware_model import wire
 from hil.board.adapters import BoardAdapter, BoardError, ConsoleLog, EmulatorAdapter
 from hil.board.client import ProtocolClient, Reply
 from hil.boards import BoardDef
+from hil.compare import RESET_KINDS, TICKS_PERIOD
 from hil.deploy import CannotTakeCode, deploy_serial, firmware_files
+from hil.metrics import BoardRun, evaluate
 from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, RunFolder, ScenarioResult
-from hil.scenarios import Event, Scenario
+from hil.scenarios import Scenario
 
 WALL_S = 1_767_225_600  # 2026-01-01T00:00:00Z: every run sets the same wall clock
 MAX_ADVANCE = 86_400_000  # the protocol's ADVANCE limit
-BUCKET_MS_TARGET = 60  # about this many time buckets per plot
 
 
 @dataclass
@@ -72,123 +73,18 @@ def deploy_to_serial_board(board: BoardDef, adapter: BoardAdapter) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Metrics: device decisions and frames against the DSP model on the same input.
-# (hil/compare.py owns the full three-pipeline comparison and divergence classification;
-# the harness needs only per-alert agreement and the WAN counts, computed here.)
 
 
-def dsp_decisions(events: list[Event], config: dict[str, Any], per_source: bool) -> list[int]:
-    """The DSP model's decision for each alert (FORWARD bit set = forwarded)."""
-    from hil.config import load_config
-    from hil.dsp import DspFilter
-
-    f = DspFilter(load_config(config or None))
-    return [f.offer(src if per_source else "hub", code, t) for t, code, src in events]
-
-
-_LETTER = {"S": 0, "F": 1, "T": 3}  # SUPPRESS, FORWARD, FORWARD | STARTED
-
-
-def model_mismatch(events: list[Event], decisions: list[str], config: dict[str, Any],
-                   per_source: bool, slots: int, tick_start: int) -> int | None:
-    """Alerts where the board decided otherwise than firmware_model's limiter run in-process
-    on the same stream (hil.compare's device-only pipeline): the board runs the model, so any
-    difference is a porting/engine defect. None when not comparable (a path with more than
-    one limiter, or no limiter)."""
-    from hil.compare import Scenario as CompareScenario
-    from hil.compare import Setup
-    from hil.compare import decisions as model_decisions
-    from hil.config import load_config
-    from hil.streams import Alert
-
-    if not decisions or any(len(d) != 1 for d in decisions):
-        return None
-    cfg = load_config(config or None)
-    setup = Setup(dsp_cfg=cfg, dev_cfg=cfg,
-                  scenario=CompareScenario(slots=slots, tick_start=tick_start))
-    by_dev: dict[str, list[int]] = {}
-    for i, (_, _, src) in enumerate(events):
-        by_dev.setdefault(src if per_source else "hub", []).append(i)
-    bad = 0
-    for dev, idx in by_dev.items():
-        alerts = [Alert(k, dev, events[i][0], events[i][1], None, 0) for k, i in enumerate(idx)]
-        _, dev_dec = model_decisions(alerts, setup)
-        bad += sum(1 for i, d in zip(idx, dev_dec, strict=True) if _LETTER[decisions[i]] != d)
-    return bad
-
-
-def _never_throttle(config: dict[str, Any]) -> set[int]:
-    from hil.config import load_config
-
-    return set(load_config(config or None).never_throttle)
-
-
-def compute_metrics(events: list[Event], decisions: list[str], frames: list[Any],
-                    config: dict[str, Any], per_source_dsp: bool,
-                    frame_errors: int, critical: tuple[int, ...] = ()
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, series). Critical = never_throttle codes plus the board file's `critical`. decisions: one string per alert, the letters of the ACK (F, T, S
-    per limiter on the path; "" = forwarded unfiltered). frames: decoded hil.frames objects."""
-    never = _never_throttle(config) | set(critical)
-    offered = len(events)
-    fwd = [("S" not in d) for d in decisions]
-    suppressed = offered - sum(fwd)
-    critical_lost = sum(1 for (_, code, _), ok in zip(events, fwd, strict=True)
-                        if not ok and code in never)
-    alert_frames = [f for f in frames if not f.is_summary]
-    summaries = [f for f in frames if f.is_summary]
-    reported = sum(int(f.suppressed_count or 0) for f in summaries)
-    # never-throttle codes: every one offered must be a frame north
-    sent_by_code: dict[int, int] = {}
-    for f in alert_frames:
-        if f.alert_code:
-            c = int(f.alert_code, 16)
-            sent_by_code[c] = sent_by_code.get(c, 0) + 1
-    offered_never: dict[int, int] = {}
-    for _, code, _ in events:
-        if code in never:
-            offered_never[code] = offered_never.get(code, 0) + 1
-    critical_missing = sum(max(0, n - sent_by_code.get(c, 0)) for c, n in offered_never.items())
-    critical_lost = max(critical_lost, critical_missing)
-    dsp = dsp_decisions(events, config, per_source_dsp)
-    dsp_fwd = [bool(d & 1) for d in dsp]
-    divergences = sum(1 for a, b in zip(fwd, dsp_fwd, strict=True) if a != b)
-    wan = len(frames) + frame_errors  # every FRAME line crossed the WAN, decodable or not
-    metrics: dict[str, Any] = {
-        "offered": offered,
-        "device_forwarded": offered - suppressed,
-        "device_suppressed": suppressed,
-        "dsp_forwarded": sum(dsp_fwd),
-        "dsp_suppressed": offered - sum(dsp_fwd),
-        "alert_frames": len(alert_frames),
-        "summary_frames": len(summaries),
-        "wan_frames": wan,
-        "wan_frames_saved": offered - wan,
-        "wan_reduction_pct": round(100.0 * (1 - wan / offered), 2) if offered else 0.0,
-        "critical_lost": critical_lost,
-        "healthy_suppressed": suppressed,
-        "summary_reported": reported,
-        "unaccounted_suppressed": abs(suppressed - reported),
-        "divergences": divergences,
-        "frame_errors": frame_errors,
-        "forwarded_frames_missing": max(0, (offered - suppressed) - len(alert_frames)),
-    }
-    # series: per code, forwarded/suppressed per time bucket, device and DSP
-    end = events[-1][0] if events else 0
-    bucket = max(1000, -(-(end + 1) // BUCKET_MS_TARGET))
-    nb = end // bucket + 1
-    codes: dict[str, dict[str, list[int]]] = {}
-    for (t, code, _), dev_ok, dsp_ok in zip(events, fwd, dsp_fwd, strict=True):
-        s = codes.setdefault(f"0x{code:04X}", {k: [0] * nb for k in (
-            "device_forwarded", "device_suppressed", "dsp_forwarded", "dsp_suppressed")})
-        b = t // bucket
-        s["device_forwarded" if dev_ok else "device_suppressed"][b] += 1
-        s["dsp_forwarded" if dsp_ok else "dsp_suppressed"][b] += 1
-    series = {"bucket_ms": bucket, "codes": codes}
-    return metrics, series
-
-
-# ---------------------------------------------------------------------------------------------
+def board_resets(client: ProtocolClient, tick_start: int) -> list[tuple[int, str]]:
+    """(t_ms, kind) of every reset the board reported (EVENT BOOT cause=soft|hard|watchdog|
+    brownout t=<ticks>) in this scenario: the ones the scenario asked for and any behind the
+    harness's back, which the model must know about to replay the board."""
+    out = []
+    for ln in client.boot_events:
+        kv = ln.kv()
+        if kv.get("cause") in RESET_KINDS and kv.get("t", "").isdigit():
+            out.append(((int(kv["t"]) - tick_start) % TICKS_PERIOD, kv["cause"]))
+    return sorted(out)
 
 
 class BoardSession:
@@ -400,21 +296,21 @@ class BoardSession:
                              "lines lost")
         frames, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
-        metrics, series = compute_metrics(events, decisions, frames, sc.config,
-                                          per_source, frame_errors,
-                                          tuple(self.board.spec.critical or ()))
-        if not sc.resets:  # the model comparison has no notion of the board's snapshots
-            try:
-                ts = sc.ticks_start if sc.ticks_start is not None else self.board.spec.ticks_start
-                metrics["model_mismatch"] = model_mismatch(events, decisions, sc.config,
-                                                           per_source, self.board.spec.slots, ts)
-            except ImportError:  # hil.compare absent: the property reports "not measured"
-                metrics["model_mismatch"] = None
-        res.metrics.update(metrics)
-        res.series = series
+        spec = self.board.spec
+        ts = sc.ticks_start if sc.ticks_start is not None else spec.ticks_start
+        resets_done = board_resets(client, ts)
+        ev = evaluate(BoardRun(
+            events=events, decisions=decisions, frames=frames, config=sc.config,
+            per_source=per_source, frame_errors=frame_errors, critical=tuple(spec.critical or ()),
+            slots=spec.slots, tick_start=ts, resets=resets_done, persist_ms=spec.persist_ms,
+            poll_ms=spec.poll_ms, ticks_continue=self.board.emulated,
+            titles={k: v.hex().upper() for k, v in (spec.titles or {}).items()}))
+        res.metrics.update(ev.metrics)
+        res.series = ev.series
+        res.divergence = ev.divergence
         reasons, verdict = [], PASS
         for p in sc.properties:
-            ok, why = p.check(metrics)
+            ok, why = p.check(res.metrics)
             if ok is False:
                 verdict = FAIL
                 reasons.append("violated: " + why)
@@ -544,4 +440,4 @@ def ensure_dir(path: str | Path) -> Path:
     return p
 
 
-__all__ = ["EmulatorAdapter", "Progress", "RunOptions", "compute_metrics", "run_matrix"]
+__all__ = ["EmulatorAdapter", "Progress", "RunOptions", "run_matrix"]

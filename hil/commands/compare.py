@@ -24,7 +24,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hil.compare import Latency, RealCheck, Scenario, Setup, compare_stream, table, write_json
+from hil.compare import (
+    RESET_KINDS,
+    Latency,
+    RealCheck,
+    Scenario,
+    Setup,
+    compare_stream,
+    table,
+    write_json,
+)
 from hil.config import load_config
 from hil.errors import ConfigError, InputError
 from hil.streams import BadRow, read_alerts, read_dsp_results
@@ -48,14 +57,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(per device); repeatable")
     parser.add_argument("--skew-ppm", type=int, default=0,
                         help="device clock skew in ppm (positive: device clock fast)")
-    parser.add_argument("--reset", action="append", default=[], metavar="DEVICE@T_MS",
+    parser.add_argument("--reset", action="append", default=[], metavar="DEVICE@T_MS[:KIND]",
                         help="reset a device at event time T_MS ('*@T_MS': every device); "
-                             "repeatable")
+                             "KIND soft, hard (default), watchdog or brownout; repeatable")
     parser.add_argument("--reset-mode", choices=("lost", "snapshot"), default="lost",
                         help="after a reset the device's state is lost, or restored from its "
-                             "last snapshot (default: lost)")
+                             "last snapshot: a soft reset writes it first, other kinds lose "
+                             "what changed since the last write (default: lost)")
     parser.add_argument("--snapshot-interval-ms", type=int, default=60_000,
-                        help="how often the device writes its snapshot (default 60000)")
+                        help="least time between two snapshot writes, as the board's "
+                             "persist_ms (default 60000)")
     parser.add_argument("--slots", type=int, default=16,
                         help="device limiter code slots (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed for latency and tick start")
@@ -66,16 +77,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write every alert's fate in each pipeline as JSON Lines")
 
 
-def _resets(specs: list[str]) -> tuple[tuple[str, int], ...]:
-    out = []
+def _resets(specs: list[str]) -> tuple[tuple[Any, ...], ...]:
+    out: list[tuple[Any, ...]] = []
     for s in specs:
-        dev, sep, t = s.rpartition("@")
+        dev, sep, rest = s.rpartition("@")
+        t, _, kind = rest.partition(":")
         try:
-            if not sep or not dev:
+            if not sep or not dev or (kind and kind not in RESET_KINDS):
                 raise ValueError
-            out.append((dev, int(t)))
+            out.append((dev, int(t), kind) if kind else (dev, int(t)))
         except ValueError:
-            raise ConfigError(f"--reset: {s!r} is not DEVICE@T_MS") from None
+            raise ConfigError(f"--reset: {s!r} is not DEVICE@T_MS[:KIND] with KIND one of "
+                              f"{', '.join(RESET_KINDS)}") from None
     return tuple(out)
 
 
