@@ -31,7 +31,8 @@ from hil.results import (
 
 KEY_METRICS = ("offered", "device_forwarded", "device_suppressed", "dsp_forwarded",
                "dsp_suppressed", "wan_frames", "wan_frames_saved", "wan_reduction_pct",
-               "critical_lost", "divergences", "model_mismatch", "unaccounted_suppressed")
+               "critical_lost", "divergences", "count_mismatches", "divergences_unknown",
+               "model_mismatch", "unaccounted_suppressed")
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -149,6 +150,40 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
+def divergence_html(r: ScenarioResult) -> str:
+    """Device-vs-DSP divergences of one result by class and cause (hil.metrics), then the
+    codes whose suppressed count the board reported differs from what the DSP discarded."""
+    d = r.divergence
+    classes = d.get("classes") if d else None
+    if not classes:
+        return ""
+    causes = d.get("causes", {})
+    out = ["<table class='divergence'><tr><th>device vs DSP</th><th>count</th>"
+           "<th>causes</th></tr>"]
+    for cls, n in classes.items():
+        cs = ", ".join(f"<span class='cause' data-class='{_e(cls)}' data-cause='{_e(k)}' "
+                       f"data-count='{v}'>{_e(k)} {v}</span>"
+                       for k, v in sorted(causes.get(cls, {}).items(), key=lambda x: -x[1]))
+        out.append(f"<tr><th>{_e(cls)}</th><td class='divergence-count' data-class='{_e(cls)}'>"
+                   f"{n}</td><td>{cs}</td></tr>")
+    out.append("</table>")
+    rows = d.get("count_mismatches") or []
+    if rows:
+        out.append("<table class='count-mismatches'><tr><th>device</th><th>code</th>"
+                   "<th>reported by the board</th><th>discarded by the DSP</th><th>cause</th>"
+                   "</tr>")
+        for m in rows:
+            code = m["alert_code"] + (" (overflow slot)" if m.get("overflow_slot") else "")
+            out.append(f"<tr data-code='{_e(m['alert_code'])}'><td>{_e(m['device'])}</td>"
+                       f"<td>{_e(code)}</td><td>{m['device_reported']}</td>"
+                       f"<td>{m['dsp_discarded']}</td><td>{_e(', '.join(m['causes']))}</td></tr>")
+        out.append("</table>")
+    if d.get("resets"):
+        out.append("<p>board resets replayed by the model: " + ", ".join(
+            f"{_e(k)} at {t / 1000:.0f} s" for t, k in d["resets"]) + "</p>")
+    return "".join(out)
+
+
 def html_report(manifest: dict[str, Any], results: list[ScenarioResult]) -> str:
     s = summary(results)
     boards = sorted({r.board for r in results})
@@ -185,6 +220,7 @@ def html_report(manifest: dict[str, Any], results: list[ScenarioResult]) -> str:
                 f"<tr><th>{_e(k)}</th><td class='metric' data-key='{_e(k)}'>"
                 f"{_e(r.metrics[k])}</td></tr>" for k in KEY_METRICS if k in r.metrics)
                 + "</table>")
+        out.append(divergence_html(r))
         png = plot_png(r)
         if png:
             out.append(f"<img class='plot' alt='alerts over time, device vs DSP' "

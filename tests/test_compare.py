@@ -234,3 +234,45 @@ def test_healthy_session_shortcut_matches_the_full_pipelines() -> None:
     r, rows = compare_device(alerts, setup, fates=True)
     assert r.counters["agree"] == r.counters["device_to_dsp_delivered"] == 9
     assert [x["arrival_ms"] for x in rows] == full.arrivals
+
+
+# -- resets as the board does them (firmware_model/board.py) -----------------------------------
+
+
+def _dev_decisions(sc: Scenario, alerts: list[Alert] | None = None) -> list[int]:
+    from hil.compare import decisions
+
+    return decisions(alerts or storm(n=600, seed=3), Setup(CFG, CFG, sc))[1]
+
+
+def test_a_soft_reset_restores_the_exact_state() -> None:
+    # the firmware flushes before an orderly restart: as if there had been no reset at all
+    plain = _dev_decisions(Scenario(tick_start=5))
+    for ticks in ("continue", "restart"):
+        soft = _dev_decisions(Scenario(tick_start=5, reset_mode="snapshot", reset_ticks=ticks,
+                                       resets=(("D1", 1_150_000, "soft"),
+                                               ("D1", 1_400_000, "soft"))))
+        assert soft == plain
+
+
+def test_an_unexpected_reset_loses_what_changed_since_the_last_write() -> None:
+    plain = _dev_decisions(Scenario(tick_start=5))
+    kw: dict = {"tick_start": 5, "reset_mode": "snapshot", "snapshot_interval_ms": 60_000}
+    hard = _dev_decisions(Scenario(resets=(("D1", 1_150_000, "hard"),), **kw))
+    assert hard != plain
+    # only a soft reset gets to flush; the kind defaults to hard
+    for kind in ("watchdog", "brownout"):
+        assert _dev_decisions(Scenario(resets=(("D1", 1_150_000, kind),), **kw)) == hard
+    assert _dev_decisions(Scenario(resets=(("D1", 1_150_000),), **kw)) == hard
+    # without flash (mode lost) even a soft reset loses the state
+    lost = _dev_decisions(Scenario(tick_start=5, resets=(("D1", 1_150_000, "soft"),)))
+    assert lost != plain
+
+
+def test_reset_and_scenario_errors_are_typed() -> None:
+    from hil.errors import ConfigError
+
+    for bad in ({"resets": (("D1", 5, "reboot"),)}, {"resets": (("D1",),)},
+                {"reset_ticks": "sometimes"}, {"snapshot_interval_ms": -1}):
+        with pytest.raises(ConfigError):
+            Scenario(**bad)  # type: ignore[arg-type]

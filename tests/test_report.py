@@ -139,3 +139,76 @@ def test_build_from_results_only(tmp_path: Path) -> None:
     data = json.loads(paths["results"].read_text())
     assert data["summary"]["counts"]["error"] == 1 and data["summary"]["ok"] is False
     assert "no hello" in paths["html"].read_text()
+
+
+class _Breakdown(HTMLParser):
+    """The divergence tables of each result section: class counts, causes, per-code rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = ("", "")
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.causes: dict[tuple[str, str, str, str], int] = {}
+        self.code_rows: dict[tuple[str, str], list[str]] = {}
+        self._cell: tuple[str, str] | None = None
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "section":
+            self.section = (a["data-board"], a["data-scenario"])
+        elif tag == "td" and a.get("class") == "divergence-count":
+            self._cell = ("count", a["data-class"])
+        elif tag == "span" and a.get("class") == "cause":
+            self.causes[(*self.section, a["data-class"], a["data-cause"])] = int(a["data-count"])
+        elif tag == "tr" and "data-code" in a:
+            self._row = []
+            self.code_rows[(self.section[1], a["data-code"])] = self._row
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self.counts[(*self.section, self._cell[1])] = int(data)
+            self._cell = None
+        elif self._row is not None and data.strip():
+            self._row.append(data.strip())
+
+
+def test_divergence_breakdown_names_causes_and_matches_results_json(tmp_path: Path) -> None:
+    from hil.cli import main
+
+    out = tmp_path / "night"
+    rc = main(["run", "--board", "emulated-chub", "--scenario", "code_diversity",
+               "--scenario", "reboot_loop", "--out", str(out), "--history", ""])
+    assert rc == 0
+    data = json.loads((out / "results.json").read_text())
+    by = {r["scenario"]: r for r in data["results"]}
+    div = by["code_diversity"]["divergence"]
+    # more codes than slots: every divergence is the overflow slot's doing, none unknown
+    assert by["code_diversity"]["metrics"]["divergences"] > 0
+    assert by["code_diversity"]["metrics"]["divergences_unknown"] == 0
+    assert {c for d in div["causes"].values() for c in d} == {"table_eviction"}
+    assert any(r["overflow_slot"] for r in div["count_mismatches"])
+    # the board's five resets are replayed: the board matches the model through them
+    rb = by["reboot_loop"]
+    assert [k for _, k in rb["divergence"]["resets"]] == ["soft", "hard", "watchdog",
+                                                         "brownout", "soft"]
+    assert rb["metrics"]["model_mismatch"] == 0 and rb["metrics"]["divergences_unknown"] == 0
+    assert {c for d in rb["divergence"]["causes"].values() for c in d} <= {"device_reset"}
+
+    page = _Breakdown()
+    page.feed((out / "index.html").read_text())
+    for r in data["results"]:
+        key = (r["board"], r["scenario"])
+        for cls, n in r["divergence"]["classes"].items():
+            assert page.counts[(*key, cls)] == n, (key, cls)
+        shown = {k[2:]: v for k, v in page.causes.items() if k[:2] == key}
+        assert shown == {(cls, c): n for cls, d in r["divergence"]["causes"].items()
+                         for c, n in d.items()}
+        for row in r["divergence"]["count_mismatches"]:
+            cells = page.code_rows[(r["scenario"], row["alert_code"])]
+            assert cells[2:4] == [str(row["device_reported"]), str(row["dsp_discarded"])]
+            assert cells[4] == ", ".join(row["causes"])
