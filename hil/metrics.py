@@ -65,6 +65,7 @@ class BoardRun:
     poll_ms: int = 1000
     ticks_continue: bool = True    # the board's ticks run on through a reset (emulated clock)
     titles: dict[str, str] = field(default_factory=dict)  # source -> originator title (hex)
+    frame_t_ms: list[int] = field(default_factory=list)  # when each frame was sent (event time)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def evaluate(run: BoardRun) -> Evaluation:
         "divergences_unknown": unknown if comparable else None,
         "model_mismatch": mismatch,
     })
-    return Evaluation(metrics, _series(events, dev_fwd, dsp_fwd), divergence)
+    return Evaluation(metrics, _series(events, dev_fwd, dsp_fwd, run.frame_t_ms), divergence)
 
 
 def _groups(events: list[Event], per_source: bool) -> dict[str, list[int]]:
@@ -246,8 +247,11 @@ def _wan_metrics(run: BoardRun, cfg: PolicyConfig, dev_fwd: list[bool], dsp_fwd:
     }
 
 
-def _series(events: list[Event], dev_fwd: list[bool], dsp_fwd: list[bool]) -> dict[str, Any]:
-    """Per code, forwarded/suppressed per time bucket, device and DSP (the report's plots)."""
+def _series(events: list[Event], dev_fwd: list[bool], dsp_fwd: list[bool],
+            frame_t_ms: list[int]) -> dict[str, Any]:
+    """The report's plots: per code, forwarded/suppressed per time bucket, device and DSP; and
+    WAN frames per bucket without the device filter (every alert) and with it (every frame the
+    board sent, summaries included, up to the last one after the storm)."""
     end = events[-1][0] if events else 0
     bucket = max(1000, -(-(end + 1) // BUCKET_MS_TARGET))
     nb = end // bucket + 1
@@ -258,7 +262,14 @@ def _series(events: list[Event], dev_fwd: list[bool], dsp_fwd: list[bool]) -> di
         b = t // bucket
         s["device_forwarded" if dev_ok else "device_suppressed"][b] += 1
         s["dsp_forwarded" if dsp_ok else "dsp_suppressed"][b] += 1
-    return {"bucket_ms": bucket, "codes": codes}
+    nw = max([end, *frame_t_ms]) // bucket + 1
+    without, with_device = [0] * nw, [0] * nw
+    for t, _, _ in events:
+        without[t // bucket] += 1
+    for t in frame_t_ms:
+        with_device[t // bucket] += 1
+    return {"bucket_ms": bucket, "codes": codes,
+            "wan": {"without_device": without, "with_device": with_device}}
 
 
 __all__ = ["BoardRun", "Evaluation", "evaluate"]

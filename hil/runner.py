@@ -294,17 +294,19 @@ class BoardSession:
         if client.counters.lost_lines:
             raise BoardError(f"{client.counters.lost_lines} device lines lost before RESEND",
                              "lines lost")
-        frames, frame_errors, errs = self._frames(client)
+        frames, frame_ticks, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
         spec = self.board.spec
         ts = sc.ticks_start if sc.ticks_start is not None else spec.ticks_start
         resets_done = board_resets(client, ts)
+        frame_t_ms = [(t - ts) % TICKS_PERIOD for t in frame_ticks]
         ev = evaluate(BoardRun(
             events=events, decisions=decisions, frames=frames, config=sc.config,
             per_source=per_source, frame_errors=frame_errors, critical=tuple(spec.critical or ()),
             slots=spec.slots, tick_start=ts, resets=resets_done, persist_ms=spec.persist_ms,
             poll_ms=spec.poll_ms, ticks_continue=self.board.emulated,
-            titles={k: v.hex().upper() for k, v in (spec.titles or {}).items()}))
+            titles={k: v.hex().upper() for k, v in (spec.titles or {}).items()},
+            frame_t_ms=frame_t_ms))
         res.metrics.update(ev.metrics)
         res.series = ev.series
         res.divergence = ev.divergence
@@ -322,18 +324,20 @@ class BoardSession:
         res.verdict, res.reasons = verdict, reasons
 
     @staticmethod
-    def _frames(client: ProtocolClient) -> tuple[list[Any], int, list[str]]:
+    def _frames(client: ProtocolClient) -> tuple[list[Any], list[int], int, list[str]]:
+        """(decoded frames, the board's ticks when each was sent, undecodable count, errors)."""
         from hil.frames import FrameError, decode_fast
 
-        out, bad, errs = [], 0, []
+        out, ticks, bad, errs = [], [], 0, []
         for ln in sorted((x for x in client.lines if x.verb == "FRAME"),
                          key=lambda x: (x.boot, x.seq)):
             try:
                 out.append(decode_fast(bytes.fromhex(ln.args[1])))
+                ticks.append(int(ln.args[0]))
             except (FrameError, ValueError, IndexError) as e:
                 bad += 1
                 errs.append(str(e))
-        return out, bad, errs
+        return out, ticks, bad, errs
 
     def _apply_config(self, client: ProtocolClient, config: dict[str, Any]) -> None:
         from firmware_model import config_update

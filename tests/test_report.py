@@ -79,6 +79,10 @@ def test_html_report_has_plots_and_the_numbers_of_results_json(run_dir: Path) ->
             assert shown[(r["board"], r["scenario"], k)] == str(r["metrics"][k]), k
             checked += 1
     assert checked == 28
+    for r in data["results"]:  # the WAN panel's data: every alert vs every frame sent north
+        wan = r["series"]["wan"]
+        assert sum(wan["without_device"]) == r["metrics"]["offered"]
+        assert sum(wan["with_device"]) == r["metrics"]["wan_frames"] - r["metrics"]["frame_errors"]
     # the storm is visibly filtered, the quiet device is not
     by = {(r["board"], r["scenario"]): r for r in data["results"]}
     assert by[("emulated-chub", "stuck_sensor")]["metrics"]["wan_frames_saved"] > 0
