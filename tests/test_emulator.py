@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -13,47 +12,11 @@ from pathlib import Path
 
 import pytest
 import serial
+from emu_client import ROOT, Emu
 
 from firmware_model import wire
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(60)  # a hung pty must fail fast, not stall the suite
-
-
-class Emu:
-    def __init__(self, board: str, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--board", str(ROOT / "boards" / board), *extra],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), (line, self.proc.stderr.read() if self.proc.stderr else "")
-        self.path = line.split()[1]
-        self.port = serial.Serial(self.path, 115200, timeout=5)
-        self.hseq = 0
-
-    def readline(self) -> tuple[int, str, list[str]]:
-        raw = self.port.readline()
-        assert raw.endswith(b"\n"), f"timeout, got {raw!r}"
-        return wire.decode(raw, wire.DEVICE_MARK)[:3]
-
-    def cmd(self, verb: str, *args: str) -> list[tuple[int, str, list[str]]]:
-        self.hseq += 1
-        self.port.write(wire.encode(wire.HOST_MARK, self.hseq, verb, " ".join(args) or None))
-        return self.until_reply()
-
-    def until_reply(self) -> list[tuple[int, str, list[str]]]:
-        out = []
-        while True:
-            ln = self.readline()
-            out.append(ln)
-            if ln[1] in ("ACK", "NAK") and ln[2][0] == str(self.hseq):
-                return out
-
-    def stop(self) -> int:
-        self.port.close()
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -3,19 +3,13 @@ MicroPython 1.27 (node), driven over its pty with pyserial as the harness drives
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import serial
+from emu_client import ROOT, Emu
 
 from emulator import engine_micropython
 from firmware_model import wire
-
-ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
     pytest.mark.skipif(not engine_micropython.available(),
@@ -24,55 +18,9 @@ pytestmark = [
 ]
 
 
-class Emu:
-    def __init__(self, board: str, flash: Path, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--board", str(ROOT / "boards" / board),
-             "--flash", str(flash), *extra],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), (line, self.proc.stderr.read() if self.proc.stderr else "")
-        self.path = line.split()[1]
-        self.port = serial.Serial(self.path, 115200, timeout=5)
-        self.hseq = 0
-        self.buf = b""
-
-    def raw_until(self, ending: bytes, timeout: float = 10.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while ending not in self.buf:
-            assert time.monotonic() < deadline, f"timeout waiting for {ending!r}: {self.buf!r}"
-            self.buf += self.port.read(self.port.in_waiting or 1)
-        i = self.buf.index(ending) + len(ending)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    def readline(self) -> tuple[int, str, list[str]]:
-        return wire.decode(self.raw_until(b"\n"), wire.DEVICE_MARK)[:3]
-
-    def cmd(self, verb: str, *args: str) -> list[tuple[int, str, list[str]]]:
-        self.hseq += 1
-        self.port.write(wire.encode(wire.HOST_MARK, self.hseq, verb, " ".join(args) or None))
-        out = []
-        while True:
-            ln = self.readline()
-            out.append(ln)
-            if ln[1] in ("ACK", "NAK") and ln[2][0] == str(self.hseq):
-                return out
-
-    def stop(self) -> int:
-        self.port.close()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -9
-
-
 @pytest.fixture
 def mpvm(tmp_path: Path):
-    emu = Emu("mpvm-chub.toml", tmp_path / "flash")
+    emu = Emu("mpvm-chub.toml", "--flash", str(tmp_path / "flash"))
     yield emu
     if emu.proc.poll() is None:
         emu.stop()
@@ -102,7 +50,7 @@ def _run_storm(emu: Emu) -> list[tuple[str, list[str]]]:
 
 
 def test_storm_gives_the_same_lines_as_the_cpython_engine(mpvm: Emu, tmp_path: Path) -> None:
-    cpy = Emu("emulated-chub.toml", tmp_path / "cflash")
+    cpy = Emu("emulated-chub.toml", "--flash", str(tmp_path / "cflash"))
     try:
         want = _run_storm(cpy)
     finally:
