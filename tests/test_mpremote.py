@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MPREMOTE = Path(sys.executable).parent / "mpremote"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_engine_micropython import Emu, hello_fields  # noqa: E402
+from emu_client import Emu  # noqa: E402
+from test_engine_micropython import hello_fields  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(not engine_micropython.available(),
@@ -29,7 +30,7 @@ pytestmark = [
 
 @pytest.fixture
 def board(tmp_path: Path):
-    emu = Emu("mpvm-chub.toml", tmp_path / "flash")
+    emu = Emu("mpvm-chub.toml", "--flash", str(tmp_path / "flash"))
     emu.flash = tmp_path / "flash"  # type: ignore[attr-defined]
     yield emu
     if emu.proc.poll() is None:
@@ -113,7 +114,7 @@ def test_files_survive_a_power_cycle(board: Emu, tmp_path: Path) -> None:
     src.write_text("GAIN = 7\n")
     mpremote(board, "fs", "cp", str(src), ":cal.py")
     assert board.stop() == 0
-    again = Emu("mpvm-chub.toml", board.flash)  # type: ignore[attr-defined]
+    again = Emu("mpvm-chub.toml", "--flash", str(board.flash))  # type: ignore[attr-defined]
     try:
         assert mpremote(again, "exec", "import cal; print(cal.GAIN)").stdout.strip() == "7"
         # the power-on boot count came back from flash too: this is the second boot
