@@ -543,8 +543,8 @@ class BoardSession:
             self._config_message(config, counter, config_update.TEST_KEY)))
         if not r.ok and r.code in (wire.E_AUTH, wire.E_CONFIG):
             # the firmware's own decision on a genuine update: a verdict, not a rig error
-            raise BoardError(f"CONFIG refused: {r.code} {' '.join(r.args[1:])}",
-                             "config refused")
+            raise BoardError(f"the board refused the update: {r.code} "
+                             f"{' '.join(r.args[1:])}", "config refused")
         self._expect_ok(r, "CONFIG")
 
     def _forged_config(self, client: ProtocolClient, config: dict[str, Any],
