@@ -480,7 +480,6 @@ class BoardSession:
             events = scheduled
             tick_start = (plan.ticks_start if plan.ticks_start is not None
                           else self.board.spec.ticks_start)
-        res.metrics["resets_done"] = len(resets_done)
         frames, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
         metrics, series = compute_metrics(events, decisions, frames, effective_config,
