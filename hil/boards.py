@@ -81,9 +81,18 @@ class BoardDef:
             return str(e)
         return None
 
+    @property
+    def real_clock(self) -> bool:
+        return self.spec.clock == "real"
+
+    def time_scale(self, override: int | None = None) -> int:
+        """The compression its scenarios run at: `hil run --time-scale`, else the board
+        file's `time_scale` (1 for a virtual clock, 60 for a real one unless it says)."""
+        return override if override is not None else self.spec.time_scale
+
     def cannot_run(self, scenario: Any) -> str | None:
-        if self.spec.clock == "real":
-            return "scenario runs in virtual time; this board has a real clock (ADVANCE refused)"
+        # a real clock runs the scenario paced in scaled time (hil.pacing); only setting
+        # ticks_ms at power-on needs an emulated board
         if scenario.ticks_start is not None and not self.emulated:
             return "needs ticks_ms set at power-on (emulated boards only)"
         return None

@@ -30,8 +30,9 @@ from hil.boards import BoardDef
 from hil.compare import RESET_KINDS, TICKS_PERIOD
 from hil.deploy import CannotTakeCode, deploy_serial, firmware_files
 from hil.metrics import BoardRun, evaluate
+from hil.pacing import POWER_ON_LEAD_MS, BoardTimes, TimePlan, TimeScaleError, plan_for
 from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, RunFolder, ScenarioResult
-from hil.scenarios import Scenario
+from hil.scenarios import Event, Scenario
 
 WALL_S = 1_767_225_600  # 2026-01-01T00:00:00Z: every run sets the same wall clock
 MAX_ADVANCE = 86_400_000  # the protocol's ADVANCE limit
@@ -48,6 +49,9 @@ class RunOptions:
     crc_error_rate: float = 0.02
     jobs: int = 2
     run_timeout: float = 1800.0  # the whole matrix; scenarios not started by then: error
+    # scenario time compression for every board (hil.pacing); None: each board file's
+    # time_scale (1 for a virtual clock: scenarios as written)
+    time_scale: int | None = None
     adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
     # deploys the firmware before a board's first scenario; None: hil.deploy for boards that
     # need it (real MicroPython boards), nothing for emulated ones
@@ -101,11 +105,12 @@ class BoardSession:
         self.adapter: BoardAdapter | None = None
         self.client: ProtocolClient | None = None
         self.console = ConsoleLog(None)
+        self._last_counter = 0  # config update counters sent in this session
 
     # -- adapter lifecycle --------------------------------------------------------------------
-    def _fresh_adapter(self, scenario: Scenario) -> BoardAdapter:
+    def _fresh_adapter(self, scenario: Scenario, ticks_start: int | None) -> BoardAdapter:
         self.shutdown()
-        a = self.board.make_adapter(ticks_start=scenario.ticks_start)
+        a = self.board.make_adapter(ticks_start=ticks_start)
         if self.opts.adapter_wrapper is not None:
             a = self.opts.adapter_wrapper(a, self.board.name, scenario.name)
         return a
@@ -167,7 +172,7 @@ class BoardSession:
             # booting the micro:bit deploys the firmware: whether it fits is the finding,
             # reported before anything that needs the protocol
             try:
-                self.adapter = self._fresh_adapter(scenario)
+                self.adapter = self._fresh_adapter(scenario, scenario.ticks_start)
                 self.adapter.console = self.console
                 self.adapter.open()
                 self.deployed = True
@@ -185,6 +190,15 @@ class BoardSession:
         if why_not:
             res.verdict, res.reasons = SKIPPED, [why_not]
             return res
+        try:
+            plan = plan_for(scenario, self.board.time_scale(self.opts.time_scale),
+                            self.board.real_clock)
+        except TimeScaleError as e:  # the run's settings, not the board: no retry helps
+            res.reasons = [f"time scale: {e}"]
+            return res
+        power_on_ticks = plan.ticks_start
+        if plan.real_clock and plan.ticks_start is not None:
+            power_on_ticks = (plan.ticks_start - POWER_ON_LEAD_MS) % TICKS_PERIOD
         self.console.close()
         self.console = ConsoleLog(rel)
         attempt = 0
@@ -198,16 +212,16 @@ class BoardSession:
                 if attempt == 1 or self.board.emulated:
                     # a scenario starts from a known state: an emulated board from an empty
                     # flash (a retry must not inherit the failed attempt's limiter state)
-                    self.adapter = self._fresh_adapter(scenario)
+                    self.adapter = self._fresh_adapter(scenario, power_on_ticks)
                 self._deploy()
-                self._drive(scenario, res, t0)
+                self._drive(scenario, res, t0, plan)
                 break
             except CannotTakeCode as e:
                 self.too_large = f"{e.reason}: {e}"
                 res.verdict, res.reasons = TOO_LARGE, [self.too_large]
                 break
             except BoardError as e:
-                if e.reason == "firmware raised":
+                if e.reason in ("firmware raised", "config refused"):
                     res.verdict, res.reasons = FAIL, [f"{e.reason}: {e}"]
                     break
                 res.verdict = ERROR
@@ -237,22 +251,41 @@ class BoardSession:
             deployer(self.board, self.adapter)
         self.deployed = True
 
-    def _drive(self, sc: Scenario, res: ScenarioResult, t0: float) -> None:
+    def _drive(self, sc: Scenario, res: ScenarioResult, t0: float, plan: TimePlan) -> None:
         client = self._connect()
-        deadline = min(t0 + self.opts.scenario_timeout, self.run_deadline)
+        # a paced scenario's own schedule is not overhead: the limit is on top of it
+        deadline = min(t0 + self.opts.scenario_timeout + plan.paced_s, self.run_deadline)
         info = client.hello()
         res.board_info = dict(info)
         self.board.check_firmware(info)
-        events = sc.events()
+        clock = info.get("clock", self.board.spec.clock)
+        if clock != self.board.spec.clock:
+            raise BoardError(f"{self.board.name}: HELLO says clock={clock}, the board file "
+                             f"says {self.board.spec.clock}", "clock mismatch")
+        real = plan.real_clock
+        scheduled = plan.events
         role = info.get("role", self.board.role)
         if role in ("esme", "gsme"):  # a lone meter raises every alert itself
-            events = [(t, c, role) for t, c, _ in events]
+            scheduled = [(t, c, role) for t, c, _ in scheduled]
         self._expect_ok(client.command("CLOCK", str(WALL_S)), "CLOCK")
-        if sc.config:
-            self._apply_config(client, sc.config)
+        wall_set = time.monotonic()
+        res.metrics["time_scale"] = plan.scale
+        counter = self._config_counter()
+        if sc.forged_config_first:
+            res.metrics["forged_config_refused"] = self._forged_config(client, plan.config,
+                                                                       counter)
+        if plan.send_config:
+            self._apply_config(client, plan.config, counter)
+            if real or plan.scale != 1:
+                self.console.log("#", f"time_scale {plan.scale}: config in force "
+                                 f"{plan.config}; schedule {plan.span_ms} ms")
         decisions: list[str] = []
-        now = 0
-        resets = list(sc.resets)
+        now = 0  # virtual clock: scenario ms the board has been advanced to
+        resets = list(plan.resets)
+        resets_done: list[tuple[int, str]] = []
+        board_times = BoardTimes()
+        measured: list[Event] = []  # real clock: the alerts at the board's own times
+        lags: list[float] = []  # real clock: how late each alert went out (s)
 
         def advance_to(t: int) -> None:
             nonlocal now
@@ -264,29 +297,58 @@ class BoardSession:
                 self._expect_ok(r, "ADVANCE")
                 now += step
 
-        for t, code, src in events:
+        if real and plan.ticks_start is not None:
+            self._wait_for_ticks(client, plan.ticks_start, deadline)
+        start = time.monotonic()  # real clock: scenario t=0 on the host clock
+        last_ack = start
+        for t, code, src in scheduled:
             if self.opts.stop.is_set():
                 raise BoardError("run interrupted", "interrupted")
             if time.monotonic() > deadline:
                 raise ScenarioTimeout(f"scenario over {self.opts.scenario_timeout:.0f}s")
             while resets and resets[0][0] <= t:
                 rt, kind = resets.pop(0)
-                advance_to(rt)
+                if real:
+                    self._wait(client, start + rt / 1000, deadline)
+                    resets_done.append((board_times.at(time.monotonic(), rt), kind))
+                else:
+                    advance_to(rt)
+                    resets_done.append((now, kind))
                 self._expect_ok(client.command("RESET", kind), "RESET")
-                client.drain(0.2)
+                if real:  # the scenario's clock runs on: go on as soon as the board is back
+                    self._await_boot(client, deadline)
+                else:
+                    client.drain(0.2)
                 client.hello()
-                self._expect_ok(client.command("CLOCK", str(WALL_S + now // 1000)), "CLOCK")
-            advance_to(t)
+                wall = WALL_S + (int(time.monotonic() - wall_set) if real else now // 1000)
+                self._expect_ok(client.command("CLOCK", str(wall)), "CLOCK")
+            if real:
+                due = start + t / 1000
+                self._wait(client, due, deadline)
+                lags.append(time.monotonic() - due)
+            else:
+                advance_to(t)
             r = client.command("ALERT", f"{code:04X} {src}")
             self._expect_ok(r, "ALERT")
             decisions.append("".join(a.split("=", 1)[1] for a in r.args if "=" in a
                                      and a.split("=", 1)[0] in ("hub", "esme", "gsme")))
+            if real:
+                last_ack = time.monotonic()
+                ticks = r.kv().get("t", "")
+                if not ticks.isdigit():
+                    raise BoardError(f"ALERT acknowledged without t=<ticks>: {r.args}",
+                                     "protocol error")
+                measured.append((board_times.alert(int(ticks), last_ack, t,
+                                                   client.counters.boots), code, src))
             bad = client.counters.crc_errors
             if bad > self.opts.crc_error_limit and bad > self.opts.crc_error_rate * len(
                     client.lines):
                 raise BoardError(f"{client.counters.crc_errors} CRC/format errors on the link",
                                  "crc errors")
-        advance_to(now + sc.tail_ms)
+        if real:
+            self._wait(client, last_ack + plan.tail_ms / 1000, deadline)
+        else:
+            advance_to(now + plan.tail_ms)
         stats = client.command("STATS")
         for ln in stats.lines:
             if ln.verb == "STATS":
@@ -294,24 +356,37 @@ class BoardSession:
         if client.counters.lost_lines:
             raise BoardError(f"{client.counters.lost_lines} device lines lost before RESEND",
                              "lines lost")
+        # what the comparison gets: the alerts at the times the board's limiter saw them, the
+        # config in force on the board, the ticks at scenario t=0, the resets it went through
+        if real:
+            events = measured
+            tick_start = board_times.tick_start
+            if tick_start is None:  # no alert: nothing is compared
+                tick_start = self.board.spec.ticks_start
+            res.metrics.update(_pacing_metrics(lags, board_times))
+        else:
+            events = scheduled
+            tick_start = (plan.ticks_start if plan.ticks_start is not None
+                          else self.board.spec.ticks_start)
+        if not (real and board_times.restarts):
+            # the board's own boot lines: exact, and they include resets behind our back; once
+            # its ticks restarted they are in another time base: the host's estimates instead
+            resets_done = board_resets(client, tick_start)
         frames, frame_ticks, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
         spec = self.board.spec
-        ts = sc.ticks_start if sc.ticks_start is not None else spec.ticks_start
-        resets_done = board_resets(client, ts)
-        frame_t_ms = [(t - ts) % TICKS_PERIOD for t in frame_ticks]
         ev = evaluate(BoardRun(
-            events=events, decisions=decisions, frames=frames, config=sc.config,
+            events=events, decisions=decisions, frames=frames, config=plan.config,
             per_source=per_source, frame_errors=frame_errors, critical=tuple(spec.critical or ()),
-            slots=spec.slots, tick_start=ts, resets=resets_done, persist_ms=spec.persist_ms,
-            poll_ms=spec.poll_ms, ticks_continue=self.board.emulated,
+            slots=spec.slots, tick_start=tick_start, resets=resets_done,
+            persist_ms=spec.persist_ms, poll_ms=spec.poll_ms, ticks_continue=self.board.emulated,
             titles={k: v.hex().upper() for k, v in (spec.titles or {}).items()},
-            frame_t_ms=frame_t_ms))
+            frame_t_ms=[(t - tick_start) % TICKS_PERIOD for t in frame_ticks]))
         res.metrics.update(ev.metrics)
         res.series = ev.series
         res.divergence = ev.divergence
         reasons, verdict = [], PASS
-        for p in sc.properties:
+        for p in sc.properties:  # res.metrics: also what the drive measured (forged config)
             ok, why = p.check(res.metrics)
             if ok is False:
                 verdict = FAIL
@@ -339,14 +414,85 @@ class BoardSession:
                 errs.append(str(e))
         return out, ticks, bad, errs
 
-    def _apply_config(self, client: ProtocolClient, config: dict[str, Any]) -> None:
+    def _config_counter(self) -> int:
+        """A fresh counter for a config update: strictly increasing per device, also across
+        runs (a real board keeps the last accepted counter in flash)."""
+        self._last_counter = max(int(time.time()), self._last_counter + 1)
+        return self._last_counter
+
+    @staticmethod
+    def _config_message(config: dict[str, Any], counter: int, key: bytes) -> bytes:
         from firmware_model import config_update
         from firmware_model.limiter import Config
 
-        msg = config_update.build(Config.from_dict(dict(config)), int(time.time()),
-                                  config_update.TEST_KEY)
-        r = client.command("CONFIG", wire.hexlify(msg))
+        return bytes(config_update.build(Config.from_dict(dict(config)), counter, key))
+
+    def _apply_config(self, client: ProtocolClient, config: dict[str, Any],
+                      counter: int) -> None:
+        from firmware_model import config_update
+
+        r = client.command("CONFIG", wire.hexlify(
+            self._config_message(config, counter, config_update.TEST_KEY)))
+        if not r.ok and r.code in (wire.E_AUTH, wire.E_CONFIG):
+            # the firmware's own decision on a genuine update: a verdict, not a rig error
+            raise BoardError(f"the board refused the update: {r.code} "
+                             f"{' '.join(r.args[1:])}", "config refused")
         self._expect_ok(r, "CONFIG")
+
+    def _forged_config(self, client: ProtocolClient, config: dict[str, Any],
+                       counter: int) -> int:
+        """The genuine update's content and counter, MAC'd with a wrong key: 1 if the board
+        refuses it as unauthentic (E_AUTH), else 0. Same counter as the genuine one that
+        follows, which must then still be accepted (a refused message consumes nothing)."""
+        from firmware_model import config_update
+
+        wrong = bytes(b ^ 0x5A for b in config_update.TEST_KEY)
+        r = client.command("CONFIG", wire.hexlify(self._config_message(config, counter, wrong)))
+        if r.ok or r.code == wire.E_INTERNAL:
+            self._expect_ok(r, "forged CONFIG")  # raising on the firmware: a fail
+            self.console.log("#", "forged CONFIG accepted")
+            return 0
+        self.console.log("#", f"forged CONFIG refused: {r.code} {' '.join(r.args[1:])}")
+        return 1 if r.code == wire.E_AUTH else 0
+
+    def _wait(self, client: ProtocolClient, due: float, deadline: float) -> None:
+        """Until host time `due`, reading what the board sends meanwhile (summaries fall due
+        on a real clock; a board whose output is not read stalls on flow control). Stops on
+        the run's stop event and the scenario's deadline, as between commands."""
+        while True:
+            if self.opts.stop.is_set():
+                raise BoardError("run interrupted", "interrupted")
+            now = time.monotonic()
+            if now > deadline:
+                raise ScenarioTimeout(f"scenario over {self.opts.scenario_timeout:.0f}s "
+                                      "beyond its schedule")
+            if now >= due:
+                return
+            client.drain(min(due - now, 0.25, deadline - now + 0.001))
+
+    def _await_boot(self, client: ProtocolClient, deadline: float) -> None:
+        """After a RESET: read until the board's EVENT BOOT (up to 2 s; HELLO follows, which
+        has its own retries if the board is slower)."""
+        until = min(time.monotonic() + 2.0, deadline)
+        while time.monotonic() < until:
+            if any(ln.verb == "EVENT" and ln.args[:1] == ["BOOT"]
+                   for ln in client.drain(0.01)):
+                return
+
+    def _wait_for_ticks(self, client: ProtocolClient, ticks: int, deadline: float) -> None:
+        """Start the scenario when the board's ticks_ms reaches `ticks` (its ticks_start):
+        the board was powered on POWER_ON_LEAD_MS before it."""
+        from firmware_model.ticks import ticks_diff
+
+        r = client.command("STATS")
+        now = next((ln.kv().get("t", "") for ln in r.lines if ln.verb == "STATS"), "")
+        if not now.isdigit():
+            raise BoardError("STATS without t=<ticks>", "protocol error")
+        ahead = ticks_diff(ticks, int(now))
+        self.console.log("#", f"ticks {now}, scenario starts at ticks {ticks}: "
+                         f"waiting {max(0, ahead)} ms")
+        if ahead > 0:
+            self._wait(client, time.monotonic() + ahead / 1000, deadline)
 
     @staticmethod
     def _expect_ok(r: Reply, what: str) -> None:
@@ -436,6 +582,19 @@ def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFol
                 f.cancel()
             raise
     return written
+
+
+def _pacing_metrics(lags: list[float], times: BoardTimes) -> dict[str, Any]:
+    """How faithfully a real-clock board was paced: how late alerts went out (host ms after
+    due; a board slower than the schedule makes them late, never reordered or dropped)."""
+    ms = sorted(x * 1000 for x in lags)
+    out: dict[str, Any] = {"pacing_lag_max_ms": round(ms[-1], 2) if ms else 0.0,
+                           "pacing_lag_p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2)
+                           if ms else 0.0,
+                           "ticks_wraps": times.wraps}
+    if times.restarts:
+        out["ticks_restarts"] = times.restarts
+    return out
 
 
 def ensure_dir(path: str | Path) -> Path:

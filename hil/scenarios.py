@@ -54,6 +54,9 @@ class Scenario:
     ticks_start: int | None = None  # emulated boards only: ticks_ms at power-on
     resets: tuple[tuple[int, str], ...] = ()  # (t_ms, kind): reset the board at these times
     needs_limiter_placement: tuple[str, ...] = ()
+    # before the genuine CONFIG, send the same update MAC'd with a wrong key: the board must
+    # refuse it (E_AUTH); recorded as the metric forged_config_refused (1/0)
+    forged_config_first: bool = False
 
     def events(self) -> list[Event]:
         evs = list(self.build())
@@ -154,6 +157,38 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("mixed_meters", "ESME storm + GSME oscillation + healthy hub behind one hub",
              _mixed, (NO_CRITICAL_LOST, MATCHES_MODEL, NAMED_CAUSES, ACCOUNTED, _wan(60))),
 )}
+
+
+# The authenticated CONFIG path, on every board (the other scenarios run the defaults, so a
+# virtual board never gets a CONFIG): a storm under a configuration chosen so that a board that
+# ignored the update decides visibly otherwise. Red at 40 in 30 min (defaults: 100 in 1 h),
+# overloaded past 5 (10), one forwarded per 15 min (1 in 10), and 0x8F0C (clock alerts, raised
+# by the hub every 15 s all through the storm) never throttled: under the defaults the board
+# would throttle it 9 in 10, so critical_lost, divergences and model_mismatch (computed against
+# this config) all catch an ignored update. Every time key is >= 900 s, so the scenario still
+# runs on a real-clock board at time_scale 900. A forged copy of the update goes first.
+CONFIG_UPDATE_CONFIG: dict[str, Any] = {
+    "device_window_ms": 1_800_000, "amber_threshold": 20, "red_threshold": 40,
+    "code_window_ms": 1_800_000, "code_limit": 5, "throttle_mode": "one_per_period",
+    "throttle_period_ms": 900_000, "summary_interval_ms": 900_000,
+    "never_throttle": ["0x8F3F", "0x8F1C", "0x8F1D", "0x8F35", "0x8F36", "0x8F74", "0x8F76",
+                       "0x8F0C"],
+}
+FORGED_REFUSED = Property("forged_config_refused", "==", 1,
+                          "a config update that fails authentication is refused (E_AUTH)")
+
+
+def _config_update() -> Iterable[Event]:
+    return faults.merge(
+        faults.stuck_sensor(seed=9, period_ms=2000, count=600),
+        faults.clock_alerts(seed=99, source="hub", period_ms=15_000, jitter=0.1, count=80))
+
+
+SCENARIOS["config_update"] = Scenario(
+    "config_update", "a storm under a non-default config sent with the authenticated CONFIG "
+    "message (a forged copy first: refused)", _config_update,
+    (NO_CRITICAL_LOST, MATCHES_MODEL, NAMED_CAUSES, ALIGNED, ACCOUNTED, FORGED_REFUSED, _wan(60)),
+    config=CONFIG_UPDATE_CONFIG, forged_config_first=True)
 
 
 def replay(path: str | Path, *, default_source: str = "esme") -> Scenario:

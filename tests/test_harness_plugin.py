@@ -35,7 +35,9 @@ def test_plugin_board_fixture_and_scenarios(pytester: pytest.Pytester) -> None:
     ''')
     res = pytester.runpytest_subprocess(*_plugin_args(), "--board", "emulated-esme",
                                         "-q", "-p", "no:cacheprovider")
-    res.assert_outcomes(passed=10)
+    from hil.scenarios import SCENARIOS
+
+    res.assert_outcomes(passed=2 + len(SCENARIOS))  # one hil_scenario test per scenario
 
 
 def test_plugin_skips_an_absent_real_board(pytester: pytest.Pytester) -> None:

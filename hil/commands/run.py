@@ -44,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S",
                    help="time limit of the whole run in seconds (default 1800); scenarios "
                    "not finished by then are errors")
+    p.add_argument("--time-scale", type=int, metavar="N",
+                   help="run every selected board's scenarios N times faster: event times, "
+                   "resets, tail and the config's time keys divided by N, sent to the board "
+                   "with CONFIG (default: each board file's time_scale: 1 for a virtual clock, "
+                   "scenarios as written; 60 for a real clock unless the file says)")
     p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
 
 
@@ -77,6 +82,22 @@ def print_summary(results: list, wall: float) -> None:
           + f"; wall time {wall:.1f} s")
 
 
+def check_time_scales(boards: list, scens: list, override: int | None) -> None:
+    """Every board x scenario must be runnable at its time scale (a time key of the config
+    scaled below its minimum is an InputError naming it), before anything starts."""
+    from hil.pacing import scaled_config
+
+    for b in boards:
+        scale = b.time_scale(override)
+        if scale == 1 and not b.real_clock:
+            continue
+        for s in scens:
+            try:
+                scaled_config(s.config, scale)
+            except InputError as e:
+                raise InputError(f"{b.name}, scenario {s.name}: {e}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from hil import report, scenarios
     from hil.boards import default_boards, load_board
@@ -90,11 +111,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.jobs < 1:
         raise InputError("--jobs must be at least 1")
+    if args.time_scale is not None and args.time_scale < 1:
+        raise InputError("--time-scale must be at least 1")
     if args.resume:
         folder = RunFolder(args.resume)
         manifest = folder.manifest()
         board_args = args.board or manifest.get("board_files") or manifest.get("boards")
         scen_args = args.scenario or manifest.get("scenarios")
+        if args.time_scale is None:  # a resumed run keeps the time scale it started with
+            args.time_scale = (manifest.get("options") or {}).get("time_scale")
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         folder = RunFolder(args.out or os.path.join("reports", stamp))
@@ -108,15 +133,18 @@ def run(args: argparse.Namespace) -> int:
     scens = scenarios.select(list(scen_args) if scen_args else None)
     if not boards:
         raise InputError("no boards selected (boards/*.toml has no emulated board?)")
+    check_time_scales(boards, scens, args.time_scale)
     manifest.update({"boards": [b.name for b in boards],
                      "board_files": [b.spec.path for b in boards],
                      "scenarios": [s.name for s in scens], "status": "running",
                      "options": {"jobs": args.jobs, "retries": args.retries,
-                                 "scenario_timeout": args.scenario_timeout}})
+                                 "scenario_timeout": args.scenario_timeout,
+                                 "time_scale": args.time_scale}})
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_manifest(manifest)
     opts = RunOptions(step_timeout=args.step_timeout, scenario_timeout=args.scenario_timeout,
-                      retries=args.retries, jobs=args.jobs, run_timeout=args.timeout)
+                      retries=args.retries, jobs=args.jobs, run_timeout=args.timeout,
+                      time_scale=args.time_scale)
     todo = sum(1 for b in boards for s in scens if not folder.has_result(b.name, s.name))
     print(f"hil run: {len(boards)} boards x {len(scens)} scenarios ({todo} to run) -> "
           f"{folder.path}", flush=True)
