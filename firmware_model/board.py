@@ -344,6 +344,12 @@ class Board:
             return "resent=%d" % self.out.resend(_uint(args[0], wire.SEQ_MOD - 1))
         if verb == "SAVE":
             return "bytes=%d" % self.save()
+        if verb == "CLEAR":
+            # a known starting state for a test rig: empty limiters, and an empty snapshot so
+            # that a reset cannot bring the old state back
+            for d in self.devices:
+                self.limiters[d].clear()
+            return "bytes=%d" % self.save()
         if verb == "CONFIG":
             _nargs(args, 1)
             return self.apply_config(args[0])

@@ -606,6 +606,12 @@ class Limiter:
         self._free_if_idle(i)
         return rec
 
+    def clear(self):
+        """Forget every window, episode, pending summary and counter, as a new installation
+        would start; the config stays. (A test rig's known starting state, not a policy act:
+        alerts suppressed and not yet reported are dropped with the rest.)"""
+        self._reset_state()
+
     def level(self, now_ms):
         """0 normal, 1 amber, 2 red at now_ms (advances the device window, which is harmless)."""
         self._sync()

@@ -128,8 +128,9 @@ class Scenario:
     `persist_ms`) has passed since that write or since boot, checked after every alert and
     every poll; a soft reset writes it first (an orderly restart), any other kind restores the
     last write, losing what changed since. With `reset_mode="lost"` every reset loses the state
-    (a device without flash). A reset is (device or "*", t_ms) or (device or "*", t_ms, kind);
-    the kind defaults to "hard"."""
+    (a device without flash). A reset is (device or "*", t_ms[, kind[, order]]): the kind
+    defaults to "hard"; order says where a reset at the very time of an alert falls: "before"
+    (default) or "after" it."""
 
     latency: Latency = field(default_factory=Latency)
     skew_ppm: int = 0                         # device clock runs fast (>0) or slow (<0)
@@ -150,9 +151,10 @@ class Scenario:
         if self.reset_ticks not in ("restart", "continue"):
             raise ConfigError(f"reset_ticks: {self.reset_ticks!r} is not restart or continue")
         for r in self.resets:
-            if len(r) not in (2, 3) or (len(r) == 3 and r[2] not in RESET_KINDS):
-                raise ConfigError(f"reset {r!r}: not (device, t_ms[, kind]) with kind one of "
-                                  f"{', '.join(RESET_KINDS)}")
+            if len(r) not in (2, 3, 4) or (len(r) >= 3 and r[2] not in RESET_KINDS) or (
+                    len(r) == 4 and r[3] not in ("before", "after")):
+                raise ConfigError(f"reset {r!r}: not (device, t_ms[, kind[, order]]) with kind "
+                                  f"one of {', '.join(RESET_KINDS)}, order before or after")
         if not 1 <= self.slots <= MAX_SLOTS:
             raise ConfigError(f"slots: {self.slots} is out of range 1..{MAX_SLOTS}")
         if not -100_000 <= self.skew_ppm <= 100_000:
@@ -160,10 +162,15 @@ class Scenario:
         if self.snapshot_interval_ms < 0:
             raise ConfigError("snapshot_interval_ms: must not be negative")
 
-    def resets_for(self, device: str) -> list[tuple[int, str]]:
-        """(t_ms, kind) of this device's resets, in time order."""
-        return sorted((int(r[1]), r[2] if len(r) == 3 else "hard")
-                      for r in self.resets if r[0] == device or r[0] == "*")
+    def resets_for(self, device: str) -> list[tuple[int, str, bool]]:
+        """(t_ms, kind, after) of this device's resets, in time order; `after`: the reset
+        falls after an alert at the same t_ms."""
+        out = []
+        for r in self.resets:
+            if r[0] == device or r[0] == "*":
+                out.append((int(r[1]), r[2] if len(r) >= 3 else "hard",
+                            len(r) == 4 and r[3] == "after"))
+        return sorted(out)
 
 
 @dataclass(frozen=True)
@@ -272,27 +279,32 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
         if b > a:
             housekeeping(b)
 
+    def reboot(rt: int, kind: str) -> None:
+        nonlocal lim, start, blob, dirty, saved_at
+        if persist and kind == "soft":
+            blob = lim.snapshot(ticks(rt))  # an orderly restart: the firmware flushes first
+        out.overflow_uses += lim.stats()["overflow_uses"]
+        lim = Limiter(dev_cfg, slots=slots)   # RAM is gone, and so are unsent summaries
+        if sc.reset_ticks == "restart":
+            start = rng.randrange(TICKS_PERIOD)  # ticks restart somewhere else after boot
+        if persist and blob is not None:
+            try:
+                lim.restore(blob, ticks(rt))
+            except ValueError:
+                lim = Limiter(dev_cfg, slots=slots)
+        dirty = False
+        saved_at = rt  # boot counts as a write: the next one is persist_ms later
+
     ri = 0
     prev_t = t0
     for i, a in enumerate(alerts):
         t = a.t_ms
-        while ri < len(reset_list) and reset_list[ri][0] <= t:
-            rt, kind = reset_list[ri]
+        while ri < len(reset_list) and (reset_list[ri][0] < t or (
+                reset_list[ri][0] == t and not reset_list[ri][2])):
+            rt, kind, _ = reset_list[ri]
             ri += 1
             idle_until(prev_t, rt)
-            if persist and kind == "soft":
-                blob = lim.snapshot(ticks(rt))  # an orderly restart: the firmware flushes first
-            out.overflow_uses += lim.stats()["overflow_uses"]
-            lim = Limiter(dev_cfg, slots=slots)   # RAM is gone, and so are unsent summaries
-            if sc.reset_ticks == "restart":
-                start = rng.randrange(TICKS_PERIOD)  # ticks restart somewhere else after boot
-            if persist and blob is not None:
-                try:
-                    lim.restore(blob, ticks(rt))
-                except ValueError:
-                    lim = Limiter(dev_cfg, slots=slots)
-            dirty = False
-            saved_at = rt  # boot counts as a write: the next one is persist_ms later
+            reboot(rt, kind)
             prev_t = rt
         idle_until(prev_t, t)
         r = lim.offer(a.code, ticks(t))
@@ -304,6 +316,10 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
             wan.append((t, -1))  # the STARTED summary frame follows the alert
         housekeeping(t)
         prev_t = t
+    for rt, kind, _ in reset_list[ri:]:  # resets after the last alert (in the tail)
+        idle_until(prev_t, rt)
+        reboot(rt, kind)
+        prev_t = rt
     idle_until(prev_t, prev_t + tail + 1)
     out.overflow_uses += lim.stats()["overflow_uses"]
     return out

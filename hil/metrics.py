@@ -60,7 +60,8 @@ class BoardRun:
     critical: tuple[int, ...] = ()  # the board file's critical codes (besides never-throttle)
     slots: int = 16
     tick_start: int = 0            # board ticks at event time 0
-    resets: list[tuple[int, str]] = field(default_factory=list)  # (t_ms, kind) done
+    # (t_ms, kind[, order]) done; order "after": after the alert at that same ms
+    resets: list[tuple[Any, ...]] = field(default_factory=list)
     persist_ms: int = 60_000
     poll_ms: int = 1000
     ticks_continue: bool = True    # the board's ticks run on through a reset (emulated clock)
@@ -83,7 +84,7 @@ def evaluate(run: BoardRun) -> Evaluation:
     groups = _groups(events, run.per_source)
     comparable = bool(decisions) and all(len(d) == 1 for d in decisions)
     setup = Setup(dsp_cfg=cfg, dev_cfg=cfg, scenario=Scenario(
-        resets=tuple(("*", t, kind) for t, kind in run.resets), reset_mode="snapshot",
+        resets=tuple(("*", *r) for r in run.resets), reset_mode="snapshot",
         snapshot_interval_ms=run.persist_ms, booted_ms=0,
         reset_ticks="continue" if run.ticks_continue else "restart", slots=run.slots,
         poll_interval_ms=run.poll_ms, tick_start=run.tick_start))
@@ -223,7 +224,7 @@ def _wan_metrics(run: BoardRun, cfg: PolicyConfig, dev_fwd: list[bool], dsp_fwd:
     # lost that way; anything else unreported, and any over-reporting, is a defect.
     risk = run.persist_ms + run.poll_ms
     at_risk = sum(1 for (t, _, _), ok in zip(events, dev_fwd, strict=True) if not ok and any(
-        kind != "soft" and rt - risk < t <= rt for rt, kind in run.resets))
+        r[1] != "soft" and r[0] - risk < t <= r[0] for r in run.resets))
     under, over = max(0, suppressed - reported), max(0, reported - suppressed)
     return {
         "offered": offered,

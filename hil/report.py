@@ -193,7 +193,7 @@ def divergence_html(r: ScenarioResult) -> str:
         out.append("</table>")
     if d.get("resets"):
         out.append("<p>board resets replayed by the model: " + ", ".join(
-            f"{_e(k)} at {t / 1000:.0f} s" for t, k in d["resets"]) + "</p>")
+            f"{_e(x[1])} at {x[0] / 1000:.0f} s" for x in d["resets"]) + "</p>")
     return "".join(out)
 
 

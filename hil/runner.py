@@ -14,6 +14,7 @@ Boards run in parallel threads (bounded by --jobs); scenarios of one board run i
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -79,15 +80,22 @@ def deploy_to_serial_board(board: BoardDef, adapter: BoardAdapter) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def board_resets(client: ProtocolClient, tick_start: int) -> list[tuple[int, str]]:
-    """(t_ms, kind) of every reset the board reported (EVENT BOOT cause=soft|hard|watchdog|
-    brownout t=<ticks>) in this scenario: the ones the scenario asked for and any behind the
-    harness's back, which the model must know about to replay the board."""
+def board_resets(client: ProtocolClient, tick_start: int, events: list[Event],
+                 alert_acks: list[float]) -> list[tuple[int, str, str]]:
+    """(t_ms, kind, order) of every reset the board reported (EVENT BOOT cause=soft|hard|
+    watchdog|brownout t=<ticks>) in this scenario: the ones the scenario asked for and any
+    behind the harness's back, which the model must know about to replay the board. order:
+    "after" when the board restarted after the alert acknowledged at that same ms, else
+    "before" (lines arrive in the order the board wrote them; alert_acks: host receipt time of
+    each ALERT's answer)."""
     out = []
     for ln in client.boot_events:
         kv = ln.kv()
         if kv.get("cause") in RESET_KINDS and kv.get("t", "").isdigit():
-            out.append(((int(kv["t"]) - tick_start) % TICKS_PERIOD, kv["cause"]))
+            t = (int(kv["t"]) - tick_start) % TICKS_PERIOD
+            k = bisect.bisect_right(alert_acks, ln.t)  # alerts answered before this boot
+            after = k > 0 and events[k - 1][0] == t
+            out.append((t, kv["cause"], "after" if after else "before"))
     return sorted(out)
 
 
@@ -262,6 +270,9 @@ class BoardSession:
         if clock != self.board.spec.clock:
             raise BoardError(f"{self.board.name}: HELLO says clock={clock}, the board file "
                              f"says {self.board.spec.clock}", "clock mismatch")
+        # a known starting state: a real board would otherwise carry the previous scenario's
+        # windows and episodes (in RAM and in its flash snapshot) into this one
+        self._expect_ok(client.command("CLEAR"), "CLEAR")
         real = plan.real_clock
         scheduled = plan.events
         role = info.get("role", self.board.role)
@@ -282,7 +293,8 @@ class BoardSession:
         decisions: list[str] = []
         now = 0  # virtual clock: scenario ms the board has been advanced to
         resets = list(plan.resets)
-        resets_done: list[tuple[int, str]] = []
+        resets_done: list[tuple[Any, ...]] = []
+        alert_acks: list[float] = []
         board_times = BoardTimes()
         measured: list[Event] = []  # real clock: the alerts at the board's own times
         lags: list[float] = []  # real clock: how late each alert went out (s)
@@ -329,6 +341,7 @@ class BoardSession:
             else:
                 advance_to(t)
             r = client.command("ALERT", f"{code:04X} {src}")
+            alert_acks.append(time.monotonic())
             self._expect_ok(r, "ALERT")
             decisions.append("".join(a.split("=", 1)[1] for a in r.args if "=" in a
                                      and a.split("=", 1)[0] in ("hub", "esme", "gsme")))
@@ -371,7 +384,7 @@ class BoardSession:
         if not (real and board_times.restarts):
             # the board's own boot lines: exact, and they include resets behind our back; once
             # its ticks restarted they are in another time base: the host's estimates instead
-            resets_done = board_resets(client, tick_start)
+            resets_done = board_resets(client, tick_start, events, alert_acks)
         frames, frame_ticks, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
         spec = self.board.spec

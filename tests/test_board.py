@@ -157,6 +157,23 @@ def test_hard_reset_loses_only_what_was_not_yet_persisted(tmp_path: Path) -> Non
     assert rig.stats()["hub.offered"] == 200
 
 
+@pytest.mark.parametrize("kind", ["soft", "hard"])
+def test_clear_starts_the_limiter_afresh_and_a_reset_cannot_undo_it(tmp_path: Path,
+                                                                    kind: str) -> None:
+    rig = Rig(tmp_path, persist_ms=1000)
+    storm(rig, 300)  # red, an episode open, its snapshot written
+    assert "S" in storm(rig, 10)
+    assert int(rig.ack("CLEAR")[1].split("=")[1]) > 0  # the empty state, written
+    st = rig.stats()
+    assert st["hub.offered"] == st["hub.suppressed"] == 0 and st["hub.level"] == 0
+    rig.ack("RESET", kind)
+    assert rig.stats()["hub.offered"] == 0
+    # a fresh device: the same storm is forwarded until it turns red again, and opens a new
+    # episode (STARTED) rather than carrying on the old one
+    d = storm(rig, 300)
+    assert d[:99] == ["F"] * 99 and "T" in d
+
+
 @pytest.mark.parametrize("cut", [0, 1, 5, 40, 100])
 def test_power_cut_tearing_the_snapshot_keeps_the_previous_one(tmp_path: Path, cut: int) -> None:
     rig = Rig(tmp_path, persist_ms=3_600_000)

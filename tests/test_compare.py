@@ -276,3 +276,25 @@ def test_reset_and_scenario_errors_are_typed() -> None:
                 {"reset_ticks": "sometimes"}, {"snapshot_interval_ms": -1}):
         with pytest.raises(ConfigError):
             Scenario(**bad)  # type: ignore[arg-type]
+
+
+def test_a_reset_at_an_alerts_own_ms_can_fall_before_or_after_it() -> None:
+    alerts = storm(n=600, seed=3)
+    t = alerts[300].t_ms
+    kw: dict = {"tick_start": 5, "reset_mode": "snapshot", "snapshot_interval_ms": 60_000}
+    before = _dev_decisions(Scenario(resets=(("D1", t, "hard", "before"),), **kw), alerts)
+    after = _dev_decisions(Scenario(resets=(("D1", t, "hard", "after"),), **kw), alerts)
+    default = _dev_decisions(Scenario(resets=(("D1", t, "hard"),), **kw), alerts)
+    assert default == before
+    # the alert at that ms is decided by the old state (after) or the restored one (before)
+    assert before[:300] == after[:300] and before != after
+
+def test_a_reset_after_the_last_alert_loses_unreported_counts() -> None:
+    from hil.compare import COUNT_MISMATCH
+
+    # a stuck code every 100 ms: suppressed alerts pile up between 5 s summaries
+    alerts = [Alert(i, "D1", 1_000_000 + 100 * i, 0x8F01, None, i + 1) for i in range(300)]
+    sc = Scenario(resets=(("D1", alerts[-1].t_ms + 500, "hard"),))  # mode lost: no flash
+    r = compare_stream(alerts, Setup(CFG, CFG, sc))
+    assert r.counters[COUNT_MISMATCH] > 0 and causes_of(r) == {DEVICE_RESET}
+    assert compare_stream(alerts, Setup(CFG, CFG)).counters[COUNT_MISMATCH] == 0

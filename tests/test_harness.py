@@ -203,7 +203,7 @@ def test_board_reset_mid_scenario_is_seen_and_the_run_completes(tmp_path: Path,
     # the board reports every boot with its cause and time, so the model replays this reset
     # too: the board still decides exactly as the model, and every divergence has a cause
     seen = r.divergence["resets"]
-    assert len(seen) == 6 and [k for _, k in seen].count(kind) == {"soft": 3, "hard": 2}[kind]
+    assert len(seen) == 6 and [x[1] for x in seen].count(kind) == {"soft": 3, "hard": 2}[kind]
     assert r.metrics["model_mismatch"] == 0 and r.metrics["divergences_unknown"] == 0
     assert r.verdict == PASS, r.reasons
 

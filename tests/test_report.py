@@ -198,7 +198,7 @@ def test_divergence_breakdown_names_causes_and_matches_results_json(tmp_path: Pa
     assert any(r["overflow_slot"] for r in div["count_mismatches"])
     # the board's five resets are replayed: the board matches the model through them
     rb = by["reboot_loop"]
-    assert [k for _, k in rb["divergence"]["resets"]] == ["soft", "hard", "watchdog",
+    assert [x[1] for x in rb["divergence"]["resets"]] == ["soft", "hard", "watchdog",
                                                          "brownout", "soft"]
     assert rb["metrics"]["model_mismatch"] == 0 and rb["metrics"]["divergences_unknown"] == 0
     assert {c for d in rb["divergence"]["causes"].values() for c in d} <= {"device_reset"}
@@ -216,3 +216,26 @@ def test_divergence_breakdown_names_causes_and_matches_results_json(tmp_path: Pa
             cells = page.code_rows[(r["scenario"], row["alert_code"])]
             assert cells[2:4] == [str(row["device_reported"]), str(row["dsp_discarded"])]
             assert cells[4] == ", ".join(row["causes"])
+
+
+def test_a_report_that_cannot_be_built_loses_no_result(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from hil import report
+    from hil.cli import main
+
+    def broken(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(report, "build", broken)
+    out = tmp_path / "night"
+    rc = main(["run", "--board", "emulated-chub", "--scenario", "quiet_device", "--out",
+               str(out), "--history", ""])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "could not be built (RuntimeError: template exploded)" in err
+    assert f"hil report {out}" in err
+    kept = json.loads((out / "results" / "emulated-chub__quiet_device.json").read_text())
+    assert kept["verdict"] == "pass"
+    monkeypatch.undo()
+    assert main(["report", str(out), "--history", ""]) == 0 and (out / "index.html").exists()

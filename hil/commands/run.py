@@ -11,6 +11,7 @@ import argparse
 import os
 import socket
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,9 +161,15 @@ def run(args: argparse.Namespace) -> int:
     folder.write_manifest(manifest)
     results = [r for r in folder.results()
                if r.board in manifest["boards"] and r.scenario in manifest["scenarios"]]
-    paths = report.build(folder, args.history or None, record=not interrupted)
     print_summary(results, wall)
-    print(f"reports: {paths['html']} {paths['junit']} {paths['results']}")
+    try:
+        paths = report.build(folder, args.history or None, record=not interrupted)
+        print(f"reports: {paths['html']} {paths['junit']} {paths['results']}")
+    except Exception as e:  # noqa: BLE001 (the results are on disk: say so, never a traceback)
+        print(f"hil run: the reports could not be built ({type(e).__name__}: {e}); every "
+              f"result is kept in {folder.path / 'results'}; rebuild with: hil report "
+              f"{folder.path}", file=sys.stderr)
+        return 1 if not interrupted else 130
     if interrupted:
         print(f"hil run: interrupted; continue with: hil run --resume {folder.path}")
         return 130
