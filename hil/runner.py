@@ -539,7 +539,7 @@ class Progress:
             if r.verdict not in (PASS,):
                 why = " -- " + "; ".join(x for x in r.reasons if not x.startswith("held"))[:160]
             self._out(f"[{'#' * fill}{'.' * (width - fill)}] {self.done:3d}/{self.total} "
-                      f"{r.board:16s} {r.scenario:16s} {r.verdict:9s} {r.wall_s:6.1f}s{why}")
+                      f"{r.board:22s} {r.scenario:16s} {r.verdict:9s} {r.wall_s:6.1f}s{why}")
 
 
 def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFolder,

@@ -68,16 +68,17 @@ def print_summary(results: list, wall: float) -> None:
     s = summary(results)
     boards = sorted(s["wall_s_per_board"])
     verdicts = ("pass", "fail", "error", "too-large", "skipped")
+    w = max([20, *(len(b) + 1 for b in boards), *(len(x) + 1 for x in s["wall_s_per_scenario"])])
     print()
-    print(f"{'board':20s} " + " ".join(f"{v:>9s}" for v in verdicts) + f" {'wall s':>8s}")
+    print(f"{'board':{w}s} " + " ".join(f"{v:>9s}" for v in verdicts) + f" {'wall s':>8s}")
     for b in boards:
         n = [sum(1 for r in results if r.board == b and r.verdict == v) for v in verdicts]
-        print(f"{b:20s} " + " ".join(f"{x:9d}" for x in n)
+        print(f"{b:{w}s} " + " ".join(f"{x:9d}" for x in n)
               + f" {s['wall_s_per_board'][b]:8.1f}")
     print()
-    print(f"{'scenario':20s} {'wall s':>8s}   (summed over boards)")
-    for sc, w in s["wall_s_per_scenario"].items():
-        print(f"{sc:20s} {w:8.1f}")
+    print(f"{'scenario':{w}s} {'wall s':>8s}   (summed over boards)")
+    for sc, t in s["wall_s_per_scenario"].items():
+        print(f"{sc:{w}s} {t:8.1f}")
     print()
     print("total: " + ", ".join(f"{k} {v}" for k, v in s["counts"].items())
           + f"; wall time {wall:.1f} s")
