@@ -172,6 +172,14 @@ def scenarios() -> dict[str, dict[str, Any]]:
         "config": dict(red, throttle_mode="one_per_period", throttle_period_ms=1000),
         "events": [["offer", t, 0x0505] for t in range(0, 1500, 50)] + [["reset", 1500, 1600, "MODE"],
                                                                          ["offer", 1700, 0x0505]]}
+    ev = [["offer", t, 0x0606] for t in range(0, 2000, 50)] + [["level", 2000]]
+    ev += [["clear"], ["level", 2000], ["poll", 2000], ["pop"]]
+    ev += [["offer", t, 0x0606] for t in range(2000, 4000, 50)] + [["poll", 90000], ["pop"]]
+    v["gen_clear"] = {
+        "description": RECORDED + "clear() in a storm: red and the open episode are forgotten "
+        "with the unreported count (nothing pending afterwards), and the same storm starts "
+        "over as on a new device.",
+        "config": red, "slots": 2, "events": ev}
     v["gen_config_errors"] = {
         "description": RECORDED + "each invalid configuration is rejected naming its key.",
         "config_errors": [

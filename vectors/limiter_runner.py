@@ -57,6 +57,8 @@ def run_vector(v, lm):
                 summaries.append([idx] + list(s))
         elif op == "level":
             levels.append(lim.level(ev[1]))
+        elif op == "clear":
+            lim.clear()
         elif op == "configure":
             try:
                 lim.configure(lm.Config.from_dict(ev[1]))
