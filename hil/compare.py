@@ -273,7 +273,7 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
         # the last message), the last at b itself; nothing changes past the tail but a pending
         # snapshot write
         t = a + poll_ms
-        while t < b and (t <= a + tail or dirty):
+        while t < b and (t <= a + tail or (persist and dirty)):
             housekeeping(t)
             t += poll_ms
         if b > a:
@@ -316,7 +316,10 @@ def _run_device(alerts: list[Alert], cfg: PolicyConfig, sc: Scenario, *, skew: b
             wan.append((t, -1))  # the STARTED summary frame follows the alert
         housekeeping(t)
         prev_t = t
-    for rt, kind, _ in reset_list[ri:]:  # resets after the last alert (in the tail)
+    last = prev_t
+    for rt, kind, _ in reset_list[ri:]:  # resets in the tail (later ones: the next session's)
+        if rt > last + tail:
+            break
         idle_until(prev_t, rt)
         reboot(rt, kind)
         prev_t = rt
