@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from link_wrap import AdapterWrapper
 
 from firmware_model import wire
 from hil.board.adapters import BoardAdapter
@@ -26,7 +27,7 @@ COMPARED = ("offered", "device_forwarded", "device_suppressed", "alert_frames",
             "summary_frames", "wan_frames", "summary_reported", "divergences", "critical_lost")
 
 
-class FaultyLink:
+class FaultyLink(AdapterWrapper):
     """Wraps a board adapter and damages the link on purpose: flips a byte in every Nth line
     from the board (CRC error -> RESEND), prefixes noise to lines (resync at the mark), garbles
     every Nth line to the board (`NAK -` -> the client sends the same seq again), kills the
@@ -38,19 +39,10 @@ class FaultyLink:
                  reset_at: int | None = None, reset_kind: str = "hard",
                  drop: tuple[int, int] | None = None,
                  rewrite: tuple[str, str] | None = None) -> None:
-        self.__dict__["inner"] = inner
-        self.__dict__.update(corrupt_every=corrupt_every, noise_every=noise_every,
-                             garble_tx_every=garble_tx_every, kill_at=kill_at,
-                             reset_at=reset_at, reset_kind=reset_kind, drop=drop, rewrite=rewrite, rx=0, tx=0, events=[])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "console":
-            self.inner.console = value
-        else:
-            self.__dict__[name] = value
+        super().__init__(inner, corrupt_every=corrupt_every, noise_every=noise_every,
+                         garble_tx_every=garble_tx_every, kill_at=kill_at, reset_at=reset_at,
+                         reset_kind=reset_kind, drop=drop, rewrite=rewrite, rx=0, tx=0,
+                         events=[])
 
     def write(self, data: bytes) -> None:
         self.tx += 1

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from link_wrap import AdapterWrapper
 
 from firmware_model import config_update, wire
 from firmware_model.limiter import Config, Limiter
@@ -32,20 +33,11 @@ def _run(tmp_path: Path, board: str, wrapper: Any = None) -> Any:
     return r, log
 
 
-class RewriteConfig:
+class RewriteConfig(AdapterWrapper):
     """Wraps an adapter and changes the n-th CONFIG command on its way to the board."""
 
     def __init__(self, inner: BoardAdapter, nth: int, change: Any) -> None:
-        self.__dict__.update(inner=inner, nth=nth, change=change, seen=0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "console":
-            self.inner.console = value
-        else:
-            self.__dict__[name] = value
+        super().__init__(inner, nth=nth, change=change, seen=0)
 
     def write(self, data: bytes) -> None:
         seq, verb, args, _ = wire.decode(data, wire.HOST_MARK)

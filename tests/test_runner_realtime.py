@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from link_wrap import AdapterWrapper
 
 from emulator.boardfile import BoardFileError, load
 from firmware_model import wire
@@ -150,21 +151,12 @@ def test_board_times_across_a_reboot() -> None:
 # -- end to end on the emulated real-clock board ---------------------------------------------
 
 
-class Tap:
+class Tap(AdapterWrapper):
     """Wraps an adapter: records each ALERT sent and the ACK's t= and decisions, and can delay
     chosen writes (latency on the link: the board then sees alerts off schedule)."""
 
     def __init__(self, inner: BoardAdapter, delay: Any = None) -> None:
-        self.__dict__.update(inner=inner, delay=delay, sent={}, acks={}, n=0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "console":
-            self.inner.console = value
-        else:
-            self.__dict__[name] = value
+        super().__init__(inner, delay=delay, sent={}, acks={}, n=0)
 
     def write(self, data: bytes) -> None:
         seq, verb, args, _ = wire.decode(data, wire.HOST_MARK)
