@@ -107,10 +107,9 @@ def evaluate(run: BoardRun) -> Evaluation:
         for e in res.examples:
             if e["class"] == COUNT_MISMATCH:
                 model_codes[(dev, int(e["alert_code"], 16))] = e
-    # alerts the board decided otherwise than the model (STARTED included)
-    mismatch = sum(1 for d, m in zip(decisions, model_dec, strict=True)
-                   if _LETTER[d] != m) if comparable else None
+    # per alert: the board decided as the model (STARTED included)
     matches = [comparable and _LETTER[d] == m for d, m in zip(decisions, model_dec, strict=True)]
+    mismatch = matches.count(False) if comparable else None
 
     # -- divergences, per alert ---------------------------------------------------------------
     never = set(cfg.never_throttle)

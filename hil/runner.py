@@ -293,7 +293,9 @@ class BoardSession:
         decisions: list[str] = []
         now = 0  # virtual clock: scenario ms the board has been advanced to
         resets = list(plan.resets)
-        resets_done: list[tuple[Any, ...]] = []
+        # real clock: when each commanded reset happened, estimated on the host clock (used
+        # only if the board's ticks restarted, which puts its boot lines in another time base)
+        reset_estimates: list[tuple[Any, ...]] = []
         alert_acks: list[float] = []
         board_times = BoardTimes()
         measured: list[Event] = []  # real clock: the alerts at the board's own times
@@ -322,10 +324,9 @@ class BoardSession:
                 rt, kind = resets.pop(0)
                 if real:
                     self._wait(client, start + rt / 1000, deadline)
-                    resets_done.append((board_times.at(time.monotonic(), rt), kind))
+                    reset_estimates.append((board_times.at(time.monotonic(), rt), kind))
                 else:
                     advance_to(rt)
-                    resets_done.append((now, kind))
                 self._expect_ok(client.command("RESET", kind), "RESET")
                 if real:  # the scenario's clock runs on: go on as soon as the board is back
                     self._await_boot(client, deadline)
@@ -381,10 +382,10 @@ class BoardSession:
             events = scheduled
             tick_start = (plan.ticks_start if plan.ticks_start is not None
                           else self.board.spec.ticks_start)
-        if not (real and board_times.restarts):
-            # the board's own boot lines: exact, and they include resets behind our back; once
-            # its ticks restarted they are in another time base: the host's estimates instead
-            resets_done = board_resets(client, tick_start, events, alert_acks)
+        # the board's own boot lines: exact, and they include resets behind our back; once its
+        # ticks restarted they are in another time base: the host's estimates instead
+        resets_done = (reset_estimates if real and board_times.restarts
+                       else board_resets(client, tick_start, events, alert_acks))
         frames, frame_ticks, frame_errors, errs = self._frames(client)
         per_source = len({s for _, _, s in events}) > 1 and self.board.role != "chub"
         spec = self.board.spec
