@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hil.compare import Latency, Scenario, Setup, compare_stream  # noqa: E402
-from hil.config import PolicyConfig  # noqa: E402
-from hil.streams import Alert  # noqa: E402
+from hil.model.policy import PolicyConfig  # noqa: E402
+from hil.model.streams import Alert  # noqa: E402
 
 CFG = PolicyConfig(device_window_ms=60_000, amber_threshold=10, red_threshold=20,
                    code_window_ms=60_000, code_limit=5, throttle_n=10,

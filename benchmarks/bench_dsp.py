@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hil.config import PolicyConfig  # noqa: E402
-from hil.dsp import DspFilter  # noqa: E402
 from hil.frames import alert_identity, build_alert, decode_fast  # noqa: E402
-from hil.incidents import SqliteIncidentStore  # noqa: E402
+from hil.model.dsp import DspFilter  # noqa: E402
+from hil.model.incidents import SqliteIncidentStore  # noqa: E402
+from hil.model.policy import PolicyConfig  # noqa: E402
 
 TARGET = 250_000
 DSP_CEILING = 10_000

@@ -12,7 +12,7 @@ import heapq
 import random
 from collections.abc import Iterable, Iterator
 
-Event = tuple[int, int, str]
+Event = tuple[int, int, str]  # (t_ms from scenario start, alert code, source esme|gsme|hub)
 
 STUCK_CODE = 0x8F75  # strong magnetic field: a known storm source
 CLOCK_CODE = 0x8F0C  # clock not adjusted (outside tolerance)

@@ -5,6 +5,7 @@
 
 TICKS_MAX = 0x3FFFFFFF  # 2**30 - 1; also the mask
 TICKS_HALF = 0x20000000  # 2**29: ticks_diff results lie in [-TICKS_HALF, TICKS_HALF)
+TICKS_PERIOD = TICKS_MAX + 1  # 2**30, for host code; the firmware itself only masks
 
 
 def ticks_add(ticks, delta):

@@ -11,9 +11,9 @@ Fixtures:
     board               session: the board, opened, HELLO checked (protocol version, firmware
                         hash); `board.client` is a hil.board.ProtocolClient, `board.info` the
                         HELLO fields, `board.command(verb, args)` one protocol command
-    hil_board_def       session: the hil.boards.BoardDef behind it
-    hil_scenario        a hil.scenarios.Scenario; a test that takes it runs once per scenario
-    run_hil_scenario    function: run_hil_scenario(scenario) -> hil.results.ScenarioResult on
+    hil_board_def       session: the hil.board.registry.BoardDef behind it
+    hil_scenario        a hil.harness.scenarios.Scenario; a test that takes it runs once per scenario
+    run_hil_scenario    function: run_hil_scenario(scenario) -> hil.harness.results.ScenarioResult on
                         a fresh board state, through the nightly's runner (same verdicts)
 """
 
@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "hil_scenario" in metafunc.fixturenames:
-        from hil.scenarios import SCENARIOS
+        from hil.harness.scenarios import SCENARIOS
 
         metafunc.parametrize("hil_scenario", list(SCENARIOS.values()),
                              ids=list(SCENARIOS), indirect=True)
@@ -60,7 +60,7 @@ class BoardHandle:
 
 @pytest.fixture(scope="session")
 def hil_board_def(request: pytest.FixtureRequest) -> Any:
-    from hil.boards import load_board
+    from hil.board.registry import load_board
     from hil.errors import HilError
 
     try:
@@ -71,8 +71,8 @@ def hil_board_def(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def board(hil_board_def: Any) -> Iterator[BoardHandle]:
-    from hil.board.adapters import BoardError
     from hil.board.client import ProtocolClient
+    from hil.board.errors import BoardError
 
     why = hil_board_def.absent_reason()
     if why:
@@ -104,12 +104,12 @@ def hil_scenario(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def run_hil_scenario(hil_board_def: Any, tmp_path: Path) -> Callable[[Any], Any]:
-    from hil.results import RunFolder
-    from hil.runner import BoardSession, RunOptions
+    from hil.harness.results import RunFolder
+    from hil.harness.runner import BoardSession, RunOptions
 
     def run(scenario: Any) -> Any:
         if isinstance(scenario, str):
-            from hil.scenarios import select
+            from hil.harness.scenarios import select
 
             scenario = select([scenario])[0]
         folder = RunFolder(tmp_path / "hil")

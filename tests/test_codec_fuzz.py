@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_model import gbcs
-from hil import frames as host_frames
+from hil.frames import layouts as host_frames
 from hil.frames import (
     FrameError,
     alert_identity,

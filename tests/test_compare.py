@@ -31,9 +31,9 @@ from hil.compare import (
     partition_of,
     sessions,
 )
-from hil.config import PolicyConfig
-from hil.dsp import FORWARD
-from hil.streams import Alert, DspResult
+from hil.model.dsp import FORWARD
+from hil.model.policy import PolicyConfig
+from hil.model.streams import Alert, DspResult
 
 CFG = PolicyConfig(device_window_ms=10_000, amber_threshold=5, red_threshold=10,
                    code_window_ms=10_000, code_limit=3, throttle_n=4, summary_interval_ms=5_000)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hil.compare import Scenario, Setup, compare_device, decisions
-from hil.config import PolicyConfig
-from hil.streams import Alert
+from hil.model.policy import PolicyConfig
+from hil.model.streams import Alert
 
 CODES = (0x8F01, 0x8F02, 0x8F03, 0x8F3F, 0x8F1C, 0x0000)  # two never-throttle, one code 0
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hil.config import ONE_PER_PERIOD, PolicyConfig, load_config, parse_code
 from hil.errors import ConfigError
+from hil.model.policy import ONE_PER_PERIOD, PolicyConfig, load_config, parse_code
 
 
 def test_defaults_are_the_policy_table() -> None:
@@ -96,7 +96,7 @@ def test_round_trip_and_device_conversion() -> None:
 def test_host_config_does_not_import_the_device_limiter() -> None:
     import subprocess
     import sys
-    code = ("import sys, hil.config, hil.dsp, hil.incidents, hil.streams; "
+    code = ("import sys, hil.model.policy, hil.model.dsp, hil.model.incidents, hil.model.streams; "
             "print([m for m in sys.modules if m.startswith('firmware_model')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hil.config import ONE_PER_PERIOD, PolicyConfig
-from hil.dsp import AMBER, FORWARD, NORMAL, RED, STARTED, SUPPRESS, DspFilter
-from hil.incidents import MemorySink, SqliteIncidentStore
+from hil.model.dsp import AMBER, FORWARD, NORMAL, RED, STARTED, SUPPRESS, DspFilter
+from hil.model.incidents import MemorySink, SqliteIncidentStore
+from hil.model.policy import ONE_PER_PERIOD, PolicyConfig
 
 F, S, FS = FORWARD, SUPPRESS, FORWARD | STARTED
 C1, C2, NEVER = 0x8F01, 0x8F02, 0x8F3F

@@ -13,11 +13,11 @@ from link_wrap import AdapterWrapper
 
 from firmware_model import wire
 from hil.board.adapters import BoardAdapter
-from hil.boards import load_board
-from hil.deploy import CannotTakeCode, DeployError
-from hil.results import ERROR, PASS, SKIPPED, TOO_LARGE, RunFolder
-from hil.runner import RunOptions, run_matrix
-from hil.scenarios import SCENARIOS, Scenario
+from hil.board.errors import CannotTakeCode, DeployError
+from hil.board.registry import load_board
+from hil.harness.results import ERROR, PASS, SKIPPED, TOO_LARGE, RunFolder
+from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.scenarios import SCENARIOS, Scenario
 
 pytestmark = pytest.mark.timeout(120)
 

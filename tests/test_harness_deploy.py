@@ -1,4 +1,4 @@
-"""hil.deploy against a fake mpremote transport: unchanged files are skipped by hash, and a
+"""hil.board.deploy against a fake mpremote transport: unchanged files are skipped by hash, and a
 board that cannot take the code is classified (too large / missing module), never passed."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import hashlib
 import pytest
 from mpremote.transport import TransportError, TransportExecError
 
-from hil.deploy import CannotTakeCode, DeployError, deploy, firmware_files
+from hil.board.deploy import deploy, firmware_files
+from hil.board.errors import CannotTakeCode, DeployError
 
 
 class FakeBoard:

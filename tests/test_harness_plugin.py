@@ -35,7 +35,7 @@ def test_plugin_board_fixture_and_scenarios(pytester: pytest.Pytester) -> None:
     ''')
     res = pytester.runpytest_subprocess(*_plugin_args(), "--board", "emulated-esme",
                                         "-q", "-p", "no:cacheprovider")
-    from hil.scenarios import SCENARIOS
+    from hil.harness.scenarios import SCENARIOS
 
     res.assert_outcomes(passed=2 + len(SCENARIOS))  # one hil_scenario test per scenario
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hil import history
-from hil.results import ScenarioResult
+from hil.harness.results import ScenarioResult
+from hil.report import history
 
 SCEN = ("stuck", "quiet", "wrap", "mixed")
 

@@ -1,4 +1,4 @@
-"""hil.metrics: a board's run set against the DSP model and the in-process limiter. Here the
+"""hil.harness.metrics: a board's run set against the DSP model and the in-process limiter. Here the
 "board" is firmware_model's limiter itself (its decisions and summaries, as the board would
 send them), so each test knows the truth and tampers with it where it must."""
 
@@ -10,10 +10,10 @@ from typing import Any
 from emulator import faults
 from hil.compare import Scenario as CompareScenario
 from hil.compare import _run_device
-from hil.config import load_config
-from hil.metrics import NOT_COMPARABLE, BoardRun, evaluate
-from hil.scenarios import NAMED_CAUSES
-from hil.streams import Alert
+from hil.harness.metrics import NOT_COMPARABLE, BoardRun, evaluate
+from hil.harness.scenarios import NAMED_CAUSES
+from hil.model.policy import load_config
+from hil.model.streams import Alert
 
 LETTER = {0: "S", 1: "F", 3: "T"}
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from hil.harness.results import RunFolder, ScenarioResult
 from hil.report import build, junit_xml
-from hil.results import RunFolder, ScenarioResult
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -14,10 +14,10 @@ from link_wrap import AdapterWrapper
 from firmware_model import config_update, wire
 from firmware_model.limiter import Config, Limiter
 from hil.board.adapters import BoardAdapter
-from hil.boards import load_board
-from hil.results import FAIL, PASS, RunFolder
-from hil.runner import RunOptions, run_matrix
-from hil.scenarios import SCENARIOS
+from hil.board.registry import load_board
+from hil.harness.results import FAIL, PASS, RunFolder
+from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,4 +1,4 @@
-"""Real-clock boards: scenarios compressed by time_scale (hil.pacing), paced on the host clock,
+"""Real-clock boards: scenarios compressed by time_scale (hil.harness.pacing), paced on the host clock,
 compared at the times the board measured. End to end on boards/emulated-chub-realtime.toml
 (the cpython engine with a real clock: ADVANCE refused, as on a Pico), plus the scaling and
 the board-time reconstruction on their own."""
@@ -18,10 +18,9 @@ from emulator.boardfile import BoardFileError, load
 from firmware_model import wire
 from firmware_model.limiter import Config, Limiter
 from hil.board.adapters import BoardAdapter
-from hil.boards import load_board
-from hil.config import PolicyConfig
+from hil.board.registry import load_board
 from hil.errors import InputError
-from hil.pacing import (
+from hil.harness.pacing import (
     TICKS_PERIOD,
     BoardTimes,
     TimeScaleError,
@@ -30,9 +29,10 @@ from hil.pacing import (
     scaled_config,
     scaled_ticks_start,
 )
-from hil.results import ERROR, PASS, RunFolder
-from hil.runner import RunOptions, run_matrix
-from hil.scenarios import SCENARIOS, Scenario
+from hil.harness.results import ERROR, PASS, RunFolder
+from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.scenarios import SCENARIOS, Scenario
+from hil.model.policy import PolicyConfig
 
 pytestmark = pytest.mark.timeout(120)
 

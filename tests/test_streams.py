@@ -11,7 +11,7 @@ import pytest
 
 from hil.errors import InputError
 from hil.frames import build_alert, build_summary
-from hil.streams import (
+from hil.model.streams import (
     BadRow,
     DspResult,
     read_alerts,

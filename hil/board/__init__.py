@@ -7,15 +7,9 @@
 - `registry`: board TOML files (boards/*.toml) -> adapters; matching of attached serial ports.
 """
 
-from hil.board.adapters import (
-    BoardAdapter,
-    BoardError,
-    EmulatorAdapter,
-    PortGone,
-    QemuAdapter,
-    SerialAdapter,
-)
-from hil.board.client import ProtocolClient, ProtocolError, Reply
+from hil.board.adapters import BoardAdapter, EmulatorAdapter, QemuAdapter, SerialAdapter
+from hil.board.client import ProtocolClient, Reply
+from hil.board.errors import BoardError, PortGone, ProtocolError
 
 __all__ = [
     "BoardAdapter", "BoardError", "EmulatorAdapter", "PortGone", "ProtocolClient",

@@ -20,31 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from hil.errors import HilError
-
-
-class BoardError(HilError):
-    """Infrastructure trouble with a board (not a scenario failure). `reason` is a short tag
-    used by verdicts ("port gone", "no hello", "crc errors", "timeout", ...)."""
-
-    reason = "board error"
-
-    def __init__(self, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        if reason is not None:
-            self.reason = reason
-
-
-class PortGone(BoardError):
-    """The port vanished (process died, cable pulled, device re-enumerated)."""
-
-    reason = "port gone"
-
-
-class BoardAbsent(BoardError):
-    """A real board's TOML matches no attached serial port."""
-
-    reason = "board absent"
+from hil.board.errors import BoardAbsent, BoardError, CannotTakeCode, PortGone
+from hil.paths import ROOT
 
 
 class ConsoleLog:
@@ -119,6 +96,10 @@ class BoardAdapter(ABC):
             self.is_open = False
             self.console.log("#", "close")
         self._close()
+
+    def shutdown(self) -> None:
+        """End this board for good: close it and stop whatever the adapter started."""
+        self.close()
 
     def reconnect(self) -> None:
         """First rung of the recovery ladder: close and reopen the transport."""
@@ -256,7 +237,7 @@ class EmulatorAdapter(_PySerialMixin, BoardAdapter):
                "--flash", self.flash_dir]
         if self.ticks_start is not None:
             cmd += ["--ticks-start", str(self.ticks_start)]
-        root = Path(__file__).resolve().parents[2]
+        root = ROOT
         env = dict(os.environ)
         env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -427,7 +408,6 @@ class QemuAdapter(_PySerialMixin, BoardAdapter):
                 self._qemu = None
                 text = str(e)
                 if "too large" in text or "MemoryError" in text or "too small" in text:
-                    from hil.deploy import CannotTakeCode
 
                     raise CannotTakeCode(f"{self.name}: {text}", "too large") from None
                 raise BoardError(f"{self.name}: QEMU micro:bit: {text}", "qemu failed") from None

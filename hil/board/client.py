@@ -20,13 +20,8 @@ import time
 from dataclasses import dataclass, field
 
 from firmware_model import wire
-from hil.board.adapters import BoardAdapter, BoardError
-
-
-class ProtocolError(BoardError):
-    """The board does not speak the protocol as expected (no answer, wrong version, ...)."""
-
-    reason = "protocol error"
+from hil.board.adapters import BoardAdapter
+from hil.board.errors import ProtocolError
 
 
 @dataclass

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from firmware_model.board import RESET_KINDS
 from hil.compare import (
-    RESET_KINDS,
     Latency,
     RealCheck,
     Scenario,
@@ -34,9 +34,9 @@ from hil.compare import (
     table,
     write_json,
 )
-from hil.config import load_config
 from hil.errors import ConfigError, InputError
-from hil.streams import BadRow, read_alerts, read_dsp_results
+from hil.model.policy import load_config
+from hil.model.streams import BadRow, read_alerts, read_dsp_results
 
 HELP = "compare the device limiter with the DSP (SECMP0062) model on an alert stream"
 

@@ -21,9 +21,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from hil.catalogue import name_of
 from hil.errors import InputError
 from hil.frames import FrameError, decode, decode_fast
+from hil.frames.catalogue import name_of
 
 HELP = "decode GBCS alert frames (hex) to JSON Lines"
 

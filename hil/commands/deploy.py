@@ -21,10 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hil.board.adapters import BoardError, SerialAdapter
+    from hil.board.adapters import SerialAdapter
     from hil.board.client import ProtocolClient
-    from hil.boards import load_board
-    from hil.deploy import CannotTakeCode, deploy_serial, firmware_files
+    from hil.board.deploy import deploy_serial, firmware_files
+    from hil.board.errors import BoardError, CannotTakeCode
+    from hil.board.registry import load_board
 
     board = load_board(args.board)
     if board.emulated:

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hil import report
-    from hil.results import RunFolder
+    from hil.harness.results import RunFolder
 
     d = args.dir
     if d is None:

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from hil.errors import InputError
+from hil.paths import ROOT
 
 HELP = "run the HIL nightly matrix (boards x scenarios) and write its reports"
 
@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, cwd=Path(__file__).resolve().parents[2])
+                             timeout=10, cwd=ROOT)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -87,7 +87,7 @@ def print_summary(results: list, wall: float) -> None:
 def check_time_scales(boards: list, scens: list, override: int | None) -> None:
     """Every board x scenario must be runnable at its time scale (a time key of the config
     scaled below its minimum is an InputError naming it), before anything starts."""
-    from hil.pacing import scaled_config
+    from hil.harness.pacing import scaled_config
 
     for b in boards:
         scale = b.time_scale(override)
@@ -101,10 +101,11 @@ def check_time_scales(boards: list, scens: list, override: int | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hil import report, scenarios
-    from hil.boards import default_boards, load_board
-    from hil.results import RunFolder
-    from hil.runner import Progress, RunOptions, run_matrix
+    from hil import report
+    from hil.board.registry import default_boards, load_board
+    from hil.harness import scenarios
+    from hil.harness.results import RunFolder
+    from hil.harness.runner import Progress, RunOptions, run_matrix
 
     if args.list_scenarios:
         for s in scenarios.SCENARIOS.values():

@@ -46,8 +46,8 @@ from construct import (  # type: ignore[import-untyped]
     this,
 )
 
-from hil.catalogue import MESSAGE_CODE_CRITICAL, SUMMARY_CODE, format_code, message_code_for
 from hil.errors import HilError
+from hil.frames.catalogue import MESSAGE_CODE_CRITICAL, SUMMARY_CODE, format_code, message_code_for
 
 MAX_NESTING = 8  # DLMS structure/array and BER constructed nesting; real alerts use <= 3
 MAC_LEN = 12

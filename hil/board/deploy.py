@@ -15,24 +15,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from hil.board.adapters import BoardError
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class DeployError(BoardError):
-    """Deploying failed for a reason of the rig (port, transfer, REPL not answering)."""
-
-    reason = "deploy failed"
-
-
-class CannotTakeCode(DeployError):
-    """The board ran out of memory (MemoryError) or lacks a module (ImportError)."""
-
-    reason = "too large"
+from hil.board.errors import CannotTakeCode, DeployError
+from hil.paths import FIRMWARE_DIR, ROOT
 
 
 @dataclass
@@ -108,7 +94,7 @@ def deploy(transport: Any, files: dict[str, bytes], *, check_imports: tuple[str,
     from firmware_model.wire import firmware_hash
 
     names = [n.split("/", 1)[1] for n in files if n.startswith("firmware_model/")]
-    rep.firmware_hash = str(firmware_hash(str(ROOT / "firmware_model"), names=names))
+    rep.firmware_hash = str(firmware_hash(str(FIRMWARE_DIR), names=names))
     return rep
 
 

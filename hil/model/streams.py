@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from hil.config import format_code, parse_code
 from hil.errors import ConfigError, HilError, InputError
+from hil.model.policy import format_code, parse_code
 
 
 class Alert(NamedTuple):

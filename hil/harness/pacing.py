@@ -19,12 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from firmware_model.ticks import ticks_diff
-from hil.config import load_config
+from firmware_model.ticks import TICKS_PERIOD, ticks_diff
 from hil.errors import InputError
-from hil.scenarios import Event, Scenario
+from hil.harness.scenarios import Event, Scenario
+from hil.model.policy import load_config
 
-TICKS_PERIOD = 1 << 30
 TIME_KEYS = ("device_window_ms", "code_window_ms", "throttle_period_ms", "summary_interval_ms")
 MIN_TIME_MS = 1000  # docs/policy.md: the smallest valid value of every time key
 # A real-clock emulated board whose scenario sets ticks_ms is powered on this long before the

@@ -16,25 +16,19 @@ from emulator.boardfile import BoardFileError, BoardSpec, load
 from hil.board.adapters import (
     ESP32_VIDS,
     BoardAdapter,
-    BoardError,
     EmulatorAdapter,
     QemuAdapter,
     SerialAdapter,
 )
+from hil.board.errors import BoardError, FirmwareMismatch
 from hil.errors import InputError
-
-ROOT = Path(__file__).resolve().parent.parent
-BOARDS_DIR = ROOT / "boards"
-
-
-class FirmwareMismatch(BoardError):
-    reason = "firmware mismatch"
+from hil.paths import BOARDS_DIR, FIRMWARE_DIR
 
 
 def local_firmware_hash(names: list[str] | None = None) -> str:
     from firmware_model.wire import firmware_hash
 
-    return str(firmware_hash(str(ROOT / "firmware_model"), names=names))
+    return str(firmware_hash(str(FIRMWARE_DIR), names=names))
 
 
 @dataclass
@@ -91,7 +85,7 @@ class BoardDef:
         return override if override is not None else self.spec.time_scale
 
     def cannot_run(self, scenario: Any) -> str | None:
-        # a real clock runs the scenario paced in scaled time (hil.pacing); only setting
+        # a real clock runs the scenario paced in scaled time (hil.harness.pacing); only setting
         # ticks_ms at power-on needs an emulated board
         if scenario.ticks_start is not None and not self.emulated:
             return "needs ticks_ms set at power-on (emulated boards only)"

@@ -22,8 +22,8 @@ dict lookup for the device and (only while the device is red) one for the code.
 
 from __future__ import annotations
 
-from hil.config import ONE_IN_N, PolicyConfig
-from hil.incidents import EventSink
+from hil.model.incidents import EventSink
+from hil.model.policy import ONE_IN_N, PolicyConfig
 
 SUPPRESS = 0
 FORWARD = 1

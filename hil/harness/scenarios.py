@@ -1,6 +1,6 @@
 """The nightly's scenarios: deterministic, seeded alert streams (built from the storm fault
 models in emulator/faults.py) with the configuration they run under and the properties that
-must hold, evaluated from the metrics of the run (hil.runner computes them from what the board
+must hold, evaluated from the metrics of the run (hil.harness.runner computes them from what the board
 sent north, the board's per-alert decisions and the DSP model on the same input).
 
 Sizes are chosen so the whole matrix stays within the nightly budget: virtual time makes a
@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from emulator import faults
+from emulator.faults import Event
+from firmware_model.ticks import TICKS_PERIOD
 from hil.errors import InputError
-
-Event = tuple[int, int, str]  # (t_ms from scenario start, alert code, source esme|gsme|hub)
-
-TICKS_WRAP = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ ACCOUNTED_BUT_RESETS = Property(
     "every suppressed alert is reported, but those suppressed since the last flash write "
     "before an unexpected reset (persist_ms + poll_ms at most): a known loss, docs/harness.md")
 NAMED_CAUSES = Property("divergences_unknown", "==", 0,
-                        "every device-vs-DSP divergence has a named cause (hil.metrics)")
+                        "every device-vs-DSP divergence has a named cause (hil.harness.metrics)")
 
 
 def _wan(pct: int) -> Property:
@@ -153,7 +151,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
                       Property("wan_reduction_pct", "<=", 0, "nothing may be filtered"))),
     Scenario("ticks_wrap", "a storm across the ticks_ms wrap (2**30)",
              _wrap, (NO_CRITICAL_LOST, MATCHES_MODEL, NAMED_CAUSES, ALIGNED, ACCOUNTED, _wan(75)),
-             ticks_start=TICKS_WRAP - 300_000),
+             ticks_start=TICKS_PERIOD - 300_000),
     Scenario("mixed_meters", "ESME storm + GSME oscillation + healthy hub behind one hub",
              _mixed, (NO_CRITICAL_LOST, MATCHES_MODEL, NAMED_CAUSES, ACCOUNTED, _wan(60))),
 )}

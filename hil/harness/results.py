@@ -40,7 +40,7 @@ class ScenarioResult:
     board_info: dict[str, str] = field(default_factory=dict)  # HELLO fields (proto, fw, ...)
     link: dict[str, int] = field(default_factory=dict)  # protocol client counters
     series: dict[str, Any] = field(default_factory=dict)  # per-code time series for plots
-    # device-vs-DSP divergences by class and cause, per-code count mismatches (hil.metrics)
+    # device-vs-DSP divergences by class and cause, per-code count mismatches (hil.harness.metrics)
     divergence: dict[str, Any] = field(default_factory=dict)
     console: str = ""  # path of the console log, relative to the run folder
 

@@ -1,6 +1,6 @@
 """Reports of a run folder: results.json (machine-readable), junit.xml (a testsuite per
 board), index.html (self-contained: inline CSS, plots as base64 PNG from matplotlib's Agg
-backend), and trend.html across nights from the SQLite history (hil.history).
+backend), and trend.html across nights from the SQLite history (hil.report.history).
 
 Everything here is rebuilt from the per-scenario result files and the manifest, so
 `hil report DIR` can regenerate it after a crash, a resume, or a change of template."""
@@ -16,8 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from hil.history import Trend
-from hil.results import (
+from hil.harness.results import (
     ERROR,
     FAIL,
     PASS,
@@ -28,6 +27,7 @@ from hil.results import (
     atomic_write,
     atomic_write_json,
 )
+from hil.report.history import Trend
 
 KEY_METRICS = ("offered", "device_forwarded", "device_suppressed", "dsp_forwarded",
                "dsp_suppressed", "wan_frames", "wan_frames_saved", "wan_reduction_pct",
@@ -164,7 +164,7 @@ def _e(x: Any) -> str:
 
 
 def divergence_html(r: ScenarioResult) -> str:
-    """Device-vs-DSP divergences of one result by class and cause (hil.metrics), then the
+    """Device-vs-DSP divergences of one result by class and cause (hil.harness.metrics), then the
     codes whose suppressed count the board reported differs from what the DSP discarded."""
     d = r.divergence
     classes = d.get("classes") if d else None
@@ -278,7 +278,7 @@ def build(folder: RunFolder, history_db: str | Path | None = None,
     paths["html"] = folder.path / "index.html"
     atomic_write(paths["html"], html_report(manifest, results))
     if history_db is not None:
-        from hil import history
+        from hil.report import history
 
         db = history.connect(history_db)
         try:

@@ -1,7 +1,7 @@
 """The nightly runner: every board x scenario, driven over the wire protocol, compared with
 the DSP model on the same input, and given a verdict with reasons.
 
-Verdicts (hil.results): pass / fail (a scenario property violated) / error (infrastructure:
+Verdicts (hil.harness.results): pass / fail (a scenario property violated) / error (infrastructure:
 port gone, no hello, CRC errors past the limit, deploy failed, timeout) / too-large (the board
 cannot take the firmware) / skipped (board absent, or cannot run this scenario). Only errors
 are retried. Between retries the recovery ladder climbs one rung: reconnect -> soft reset ->
@@ -25,15 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from firmware_model import wire
-from hil.board.adapters import BoardAdapter, BoardError, ConsoleLog, EmulatorAdapter
+from firmware_model.board import RESET_KINDS
+from firmware_model.ticks import TICKS_PERIOD
+from hil.board.adapters import BoardAdapter, ConsoleLog, EmulatorAdapter
 from hil.board.client import ProtocolClient, Reply
-from hil.boards import BoardDef
-from hil.compare import RESET_KINDS, TICKS_PERIOD
-from hil.deploy import CannotTakeCode, deploy_serial, firmware_files
-from hil.metrics import BoardRun, evaluate
-from hil.pacing import POWER_ON_LEAD_MS, BoardTimes, TimePlan, TimeScaleError, plan_for
-from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, RunFolder, ScenarioResult
-from hil.scenarios import Event, Scenario
+from hil.board.deploy import deploy_serial, firmware_files
+from hil.board.errors import (
+    BoardError,
+    BoardFailed,
+    CannotTakeCode,
+    ConfigRefused,
+    FirmwareRaised,
+    Interrupted,
+    ScenarioTimeout,
+)
+from hil.board.registry import BoardDef
+from hil.harness.metrics import BoardRun, evaluate
+from hil.harness.pacing import POWER_ON_LEAD_MS, BoardTimes, TimePlan, TimeScaleError, plan_for
+from hil.harness.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, RunFolder, ScenarioResult
+from hil.harness.scenarios import Event, Scenario
 
 WALL_S = 1_767_225_600  # 2026-01-01T00:00:00Z: every run sets the same wall clock
 MAX_ADVANCE = 86_400_000  # the protocol's ADVANCE limit
@@ -50,18 +60,14 @@ class RunOptions:
     crc_error_rate: float = 0.02
     jobs: int = 2
     run_timeout: float = 1800.0  # the whole matrix; scenarios not started by then: error
-    # scenario time compression for every board (hil.pacing); None: each board file's
+    # scenario time compression for every board (hil.harness.pacing); None: each board file's
     # time_scale (1 for a virtual clock: scenarios as written)
     time_scale: int | None = None
     adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
-    # deploys the firmware before a board's first scenario; None: hil.deploy for boards that
+    # deploys the firmware before a board's first scenario; None: hil.board.deploy for boards that
     # need it (real MicroPython boards), nothing for emulated ones
     deployer: Callable[[BoardDef, BoardAdapter], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
-
-
-class ScenarioTimeout(BoardError):
-    reason = "timeout"
 
 
 def deploy_to_serial_board(board: BoardDef, adapter: BoardAdapter) -> None:
@@ -125,11 +131,7 @@ class BoardSession:
 
     def shutdown(self) -> None:
         if self.adapter is not None:
-            stop = getattr(self.adapter, "shutdown", None)
-            if stop is not None:
-                stop()
-            else:
-                self.adapter.close()
+            self.adapter.shutdown()
             self.adapter = None
 
     def _connect(self) -> ProtocolClient:
@@ -228,10 +230,10 @@ class BoardSession:
                 self.too_large = f"{e.reason}: {e}"
                 res.verdict, res.reasons = TOO_LARGE, [self.too_large]
                 break
+            except BoardFailed as e:  # a finding about the firmware: retrying would hide it
+                res.verdict, res.reasons = FAIL, [f"{e.reason}: {e}"]
+                break
             except BoardError as e:
-                if e.reason in ("firmware raised", "config refused"):
-                    res.verdict, res.reasons = FAIL, [f"{e.reason}: {e}"]
-                    break
                 res.verdict = ERROR
                 res.reasons = [f"{e.reason}: {e}"]
                 self.console.log("#", f"error (attempt {attempt}): {e.reason}: {e}")
@@ -317,7 +319,7 @@ class BoardSession:
         last_ack = start
         for t, code, src in scheduled:
             if self.opts.stop.is_set():
-                raise BoardError("run interrupted", "interrupted")
+                raise Interrupted("run interrupted")
             if time.monotonic() > deadline:
                 raise ScenarioTimeout(f"scenario over {self.opts.scenario_timeout:.0f}s")
             while resets and resets[0][0] <= t:
@@ -449,8 +451,8 @@ class BoardSession:
             self._config_message(config, counter, config_update.TEST_KEY)))
         if not r.ok and r.code in (wire.E_AUTH, wire.E_CONFIG):
             # the firmware's own decision on a genuine update: a verdict, not a rig error
-            raise BoardError(f"the board refused the update: {r.code} "
-                             f"{' '.join(r.args[1:])}", "config refused")
+            raise ConfigRefused(f"the board refused the update: {r.code} "
+                                f"{' '.join(r.args[1:])}")
         self._expect_ok(r, "CONFIG")
 
     def _forged_config(self, client: ProtocolClient, config: dict[str, Any],
@@ -475,7 +477,7 @@ class BoardSession:
         the run's stop event and the scenario's deadline, as between commands."""
         while True:
             if self.opts.stop.is_set():
-                raise BoardError("run interrupted", "interrupted")
+                raise Interrupted("run interrupted")
             now = time.monotonic()
             if now > deadline:
                 raise ScenarioTimeout(f"scenario over {self.opts.scenario_timeout:.0f}s "
@@ -512,8 +514,7 @@ class BoardSession:
     def _expect_ok(r: Reply, what: str) -> None:
         if not r.ok and r.code == wire.E_INTERNAL:
             # the firmware raised: a defect of the code under test, not of the rig
-            raise BoardError(f"{what}: the firmware raised {' '.join(r.args[1:])}",
-                             "firmware raised")
+            raise FirmwareRaised(f"{what}: the firmware raised {' '.join(r.args[1:])}")
         if not r.ok:
             raise BoardError(f"{what} refused: {r.code} {' '.join(r.args[1:])}",
                              "command refused")

@@ -3,7 +3,7 @@
 The runner (hil/runner.py) records what the board did: its decision for every alert (the ACK
 letters), the frames it sent north, its resets. Here that is set against
 
-* the DSP model (`hil.dsp`, via hil.compare's DSP-only pipeline) on the same alerts at the same
+* the DSP model (`hil.model.dsp`, via hil.compare's DSP-only pipeline) on the same alerts at the same
   times: the device-vs-DSP divergences, per alert, and per code the suppressed count the board
   reported in its summaries against the count the DSP discarded;
 * firmware_model's limiter run in-process on the same stream with the board's own reset and
@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.faults import Event
 from firmware_model.limiter import FORWARD, STARTED, SUPPRESS
 from hil.compare import (
     CLASSES,
@@ -28,16 +29,14 @@ from hil.compare import (
     CRITICAL_LOST,
     EXTRA_WAN,
     LOST_AT_DEVICE,
-    OVERFLOW_CODE,
     UNKNOWN,
     Scenario,
     Setup,
     compare_device,
 )
-from hil.config import PolicyConfig, load_config
-from hil.streams import Alert
-
-Event = tuple[int, int, str]  # (t_ms from scenario start, alert code, source)
+from hil.frames.catalogue import OVERFLOW_CODE
+from hil.model.policy import PolicyConfig, load_config
+from hil.model.streams import Alert
 
 BUCKET_MS_TARGET = 60  # about this many time buckets per plot
 MAX_EXAMPLES = 10  # divergent alerts listed per scenario (all are counted)

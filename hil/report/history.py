@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hil.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, ScenarioResult
+from hil.harness.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, ScenarioResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(

@@ -2,7 +2,7 @@
 
 Three pipelines per alert stream:
 
-* DSP-only: every alert crosses the WAN; the DSP model (`hil.dsp`) filters on its receipt clock
+* DSP-only: every alert crosses the WAN; the DSP model (`hil.model.dsp`) filters on its receipt clock
   (arrival = event time + WAN latency).
 * device-only: one `firmware_model.limiter.Limiter` per device, fed the device's own ticks
   ((device-local ms + start) % 2**30, with clock skew and resets), polled, summaries collected.
@@ -29,15 +29,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from firmware_model.board import RESET_KINDS
 from firmware_model.limiter import CLOSED, FORWARD, ONGOING, STARTED, Config, Limiter
-from hil.config import WINDOW_KEYS, PolicyConfig, format_code
-from hil.dsp import DspFilter
+from firmware_model.ticks import TICKS_PERIOD
 from hil.errors import ConfigError
-from hil.streams import Alert, BadRow, DspResult
+from hil.frames.catalogue import SUMMARY_CODE
+from hil.model.dsp import DspFilter
+from hil.model.policy import WINDOW_KEYS, PolicyConfig, format_code
+from hil.model.streams import Alert, BadRow, DspResult
 
-TICKS_PERIOD = 1 << 30
-SUMMARY_CODE = 0x8FFE
-OVERFLOW_CODE = 0x0000
 MAX_SLOTS = 255
 
 # divergence classes (device-only vs DSP-only)
@@ -115,7 +115,6 @@ class Latency:
         return cls(base, jitter, tuple(per))
 
 
-RESET_KINDS = ("soft", "hard", "watchdog", "brownout")  # as the board's RESET command
 
 
 @dataclass(frozen=True)

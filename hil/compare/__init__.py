@@ -1,0 +1,31 @@
+"""The device-vs-DSP comparison: one alert stream through the device limiter (firmware_model)
+and the DSP model (hil.model) side by side, every divergence classified and given a cause."""
+
+from hil.compare.core import (  # noqa: F401
+    CLASSES,
+    CLOCK_SKEW,
+    CONFIG_DIFFERENCE,
+    COUNT_MISMATCH,
+    CRITICAL_LOST,
+    DEVICE_RESET,
+    EXTRA_WAN,
+    LOST_AT_DEVICE,
+    TABLE_EVICTION,
+    UNKNOWN,
+    WAN_LATENCY,
+    WINDOW_ALIGNMENT,
+    CompareResult,
+    Latency,
+    RealCheck,
+    Scenario,
+    Setup,
+    _pair,
+    _run_device,
+    compare_device,
+    compare_stream,
+    decisions,
+    partition_of,
+    sessions,
+    table,
+    write_json,
+)

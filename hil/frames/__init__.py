@@ -1,0 +1,6 @@
+"""GBCS frames (the codec layer): construct layouts, the decoded view, the fast decoder, the
+builders, storm-rate alert identity and the catalogue of alert codes.
+
+Nothing here imports another wing of hil/."""
+
+from hil.frames.layouts import *  # noqa: F403
