@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_model import gbcs
-from hil.frames import layouts as host_frames
 from hil.frames import (
     FrameError,
     alert_identity,
@@ -34,6 +33,7 @@ from hil.frames import (
     dlms_alert_payload,
     iso_to_seconds,
 )
+from hil.frames import layouts as host_frames
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40000"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261121"))
