@@ -1,6 +1,6 @@
-"""A real board on USB serial, found by what its board file's `[[match]]` tables say (USB
-vid/pid, optionally serial number) against the ports attached now, never by a /dev path: those
-move between boots and re-enumerations."""
+"""Real boards on USB serial: the ports attached now (serial.tools.list_ports) matched against
+a board file's `[[match]]` tables, and the DTR/RTS handling of boards whose USB bridge resets
+them on those lines (ESP32_VIDS)."""
 
 from __future__ import annotations
 
