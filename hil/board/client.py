@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from firmware_model import wire
-from hil.board.adapters import BoardAdapter
+from hil.board.adapters.base import BoardAdapter
 from hil.board.errors import ProtocolError
 
 

@@ -17,8 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from firmware_model.wire import firmware_hash
 from hil.board.errors import CannotTakeCode, DeployError
 from hil.paths import FIRMWARE_DIR, ROOT
+
+
+def local_firmware_hash(names: list[str] | None = None) -> str:
+    """The hash HELLO must report for the host's firmware_model (all files, or `names`)."""
+    return str(firmware_hash(str(FIRMWARE_DIR), names=names))
 
 
 @dataclass
@@ -60,6 +66,7 @@ def deploy(transport: Any, files: dict[str, bytes], *, check_imports: tuple[str,
         "firmware_model.wire", "firmware_model.limiter", "firmware_model.board"),
         log: Callable[[str], None] = lambda s: None) -> DeployReport:
     """Write `files` through an mpremote-style transport (enter_raw_repl, exec, fs_*)."""
+    # mpremote costs ~60 ms to import, and only a real board's deploy needs it
     from mpremote.transport import (  # type: ignore[import-untyped]
         TransportError,
         TransportExecError,
@@ -91,16 +98,15 @@ def deploy(transport: Any, files: dict[str, bytes], *, check_imports: tuple[str,
         raise classify(str(e.error_output)) from None
     except (TransportError, OSError) as e:
         raise DeployError(f"raw REPL transfer failed: {e}") from None
-    from firmware_model.wire import firmware_hash
-
-    names = [n.split("/", 1)[1] for n in files if n.startswith("firmware_model/")]
-    rep.firmware_hash = str(firmware_hash(str(FIRMWARE_DIR), names=names))
+    rep.firmware_hash = local_firmware_hash(
+        [n.split("/", 1)[1] for n in files if n.startswith("firmware_model/")])
     return rep
 
 
 def deploy_serial(port: str, files: dict[str, bytes], baud: int = 115200,
                   log: Callable[[str], None] = lambda s: None) -> DeployReport:
     """Open `port` with mpremote's SerialTransport (exclusive), deploy, close."""
+    # mpremote imported here for the same reason as in deploy()
     try:
         from mpremote.transport_serial import (  # type: ignore[import-untyped]
             SerialTransport,

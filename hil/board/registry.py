@@ -9,26 +9,22 @@ never by a /dev path; the first attached port matching any of its tables is used
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from serial.tools import list_ports  # type: ignore[import-untyped]
+
 from emulator.boardfile import BoardFileError, BoardSpec, load
-from hil.board.adapters import (
-    ESP32_VIDS,
-    BoardAdapter,
-    EmulatorAdapter,
-    QemuAdapter,
-    SerialAdapter,
-)
+from emulator.qemu_microbit import launcher_for
+from hil.board.adapters.base import BoardAdapter
+from hil.board.adapters.emulator import EmulatorAdapter
+from hil.board.adapters.qemu import QemuAdapter
+from hil.board.adapters.serial import ESP32_VIDS, SerialAdapter
+from hil.board.deploy import local_firmware_hash
 from hil.board.errors import BoardError, FirmwareMismatch
 from hil.errors import InputError
-from hil.paths import BOARDS_DIR, FIRMWARE_DIR
-
-
-def local_firmware_hash(names: list[str] | None = None) -> str:
-    from firmware_model.wire import firmware_hash
-
-    return str(firmware_hash(str(FIRMWARE_DIR), names=names))
+from hil.paths import BOARDS_DIR
 
 
 @dataclass
@@ -58,7 +54,7 @@ class BoardDef:
 
     def make_adapter(self, ticks_start: int | None = None) -> BoardAdapter:
         if self.is_qemu:
-            return QemuAdapter(self.name, _qemu_launcher(self.spec))
+            return QemuAdapter(self.name, partial(launcher_for, self.spec))
         if self.emulated:
             return EmulatorAdapter(self.spec.path, self.name, ticks_start=ticks_start)
         return SerialAdapter(self.name, self.spec.match, self.spec.baud, self.quirk())
@@ -105,15 +101,6 @@ class BoardDef:
                                "(deploy again, or the board runs other code)")
 
 
-def _qemu_launcher(spec: BoardSpec) -> Any:
-    try:
-        from emulator import qemu_microbit  # the emulator helper's launcher
-    except ImportError:
-        return None
-    factory = getattr(qemu_microbit, "launcher_for", None) or getattr(qemu_microbit, "Qemu", None)
-    return (lambda: factory(spec)) if factory else None
-
-
 def load_board(name_or_path: str) -> BoardDef:
     p = Path(name_or_path)
     if p.suffix != ".toml":
@@ -142,8 +129,6 @@ def default_boards() -> list[BoardDef]:
 
 def attached_ports() -> list[dict[str, Any]]:
     """Serial ports present, each with the board files that match it."""
-    from serial.tools import list_ports  # type: ignore[import-untyped]
-
     boards = [b for b in all_boards() if not b.emulated]
     out = []
     for p in list_ports.comports():

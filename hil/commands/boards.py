@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hil.board.registry import all_boards, attached_ports
+    from hil.board import all_boards, attached_ports
 
     boards = all_boards()
     ports = attached_ports()

@@ -21,11 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hil.board.adapters import SerialAdapter
-    from hil.board.client import ProtocolClient
-    from hil.board.deploy import deploy_serial, firmware_files
-    from hil.board.errors import BoardError, CannotTakeCode
-    from hil.board.registry import load_board
+    from hil.board import (
+        BoardError,
+        CannotTakeCode,
+        ProtocolClient,
+        SerialAdapter,
+        deploy_serial,
+        firmware_files,
+        load_board,
+    )
 
     board = load_board(args.board)
     if board.emulated:
