@@ -30,7 +30,8 @@ from hil.harness.pacing import (
     scaled_ticks_start,
 )
 from hil.harness.results import ERROR, PASS, RunFolder
-from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.options import RunOptions
+from hil.harness.runner import run_matrix
 from hil.harness.scenarios import SCENARIOS, Scenario
 from hil.model.policy import PolicyConfig
 

@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     from hil.board.registry import default_boards, load_board
     from hil.harness import scenarios
     from hil.harness.results import RunFolder
-    from hil.harness.runner import Progress, RunOptions, run_matrix
+    from hil.harness.options import RunOptions
+    from hil.harness.runner import Progress, run_matrix
 
     if args.list_scenarios:
         for s in scenarios.SCENARIOS.values():
