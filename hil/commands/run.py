@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from hil import report
     from hil.board.registry import default_boards, load_board
     from hil.harness import scenarios
-    from hil.harness.results import RunFolder
     from hil.harness.options import RunOptions
+    from hil.harness.results import RunFolder
     from hil.harness.runner import Progress, run_matrix
 
     if args.list_scenarios:

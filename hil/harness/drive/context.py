@@ -15,6 +15,8 @@ from hil.harness.options import RunOptions
 
 @dataclass
 class DriveContext:
+    """One attempt at a scenario: the driver's and its clock strategy's shared state."""
+
     client: ProtocolClient
     console: ConsoleLog
     opts: RunOptions

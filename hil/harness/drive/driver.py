@@ -34,8 +34,8 @@ def clock_for(ctx: DriveContext, plan: TimePlan) -> ScenarioClock:
 
 
 class ScenarioDriver:
-    """Drives `plan` (the scenario as it runs on this board) and gives `res` its board info,
-    metrics, series, divergence, verdict and reasons."""
+    """One attempt at one scenario on a connected board, whatever its clock; `plan` is the
+    scenario as it runs on this board (hil.harness.pacing)."""
 
     def __init__(self, ctx: DriveContext, board: BoardDef, plan: TimePlan) -> None:
         self.ctx = ctx
@@ -47,6 +47,8 @@ class ScenarioDriver:
         self.alert_acks: list[float] = []  # host receipt time of each ALERT's answer
 
     def run(self, sc: Scenario, res: ScenarioResult, counter: ConfigCounter) -> None:
+        """Drive `sc` and give `res` its board info, metrics, series, divergence, verdict and
+        reasons; errors are raised as their type, for the runner to decide on."""
         scheduled = self._set_up(sc, res, counter)
         self._send(scheduled)
         self.clock.run_tail()
