@@ -104,8 +104,9 @@ def hil_scenario(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def run_hil_scenario(hil_board_def: Any, tmp_path: Path) -> Callable[[Any], Any]:
+    from hil.harness.options import RunOptions
     from hil.harness.results import RunFolder
-    from hil.harness.runner import BoardSession, RunOptions
+    from hil.harness.runner import BoardSession
 
     def run(scenario: Any) -> Any:
         if isinstance(scenario, str):

@@ -15,8 +15,9 @@ from firmware_model import wire
 from hil.board.adapters import BoardAdapter
 from hil.board.errors import CannotTakeCode, DeployError
 from hil.board.registry import load_board
+from hil.harness.options import RunOptions
 from hil.harness.results import ERROR, PASS, SKIPPED, TOO_LARGE, RunFolder
-from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.runner import run_matrix
 from hil.harness.scenarios import SCENARIOS, Scenario
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,8 +15,9 @@ from firmware_model import config_update, wire
 from firmware_model.limiter import Config, Limiter
 from hil.board.adapters import BoardAdapter
 from hil.board.registry import load_board
+from hil.harness.options import RunOptions
 from hil.harness.results import FAIL, PASS, RunFolder
-from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.runner import run_matrix
 from hil.harness.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.timeout(120)

@@ -20,6 +20,7 @@ from firmware_model.limiter import Config, Limiter
 from hil.board.adapters import BoardAdapter
 from hil.board.registry import load_board
 from hil.errors import InputError
+from hil.harness.options import RunOptions
 from hil.harness.pacing import (
     TICKS_PERIOD,
     BoardTimes,
@@ -30,7 +31,7 @@ from hil.harness.pacing import (
     scaled_ticks_start,
 )
 from hil.harness.results import ERROR, PASS, RunFolder
-from hil.harness.runner import RunOptions, run_matrix
+from hil.harness.runner import run_matrix
 from hil.harness.scenarios import SCENARIOS, Scenario
 from hil.model.policy import PolicyConfig
 

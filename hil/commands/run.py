@@ -104,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     from hil import report
     from hil.board.registry import default_boards, load_board
     from hil.harness import scenarios
+    from hil.harness.options import RunOptions
     from hil.harness.results import RunFolder
-    from hil.harness.runner import Progress, RunOptions, run_matrix
+    from hil.harness.runner import Progress, run_matrix
 
     if args.list_scenarios:
         for s in scenarios.SCENARIOS.values():

@@ -80,6 +80,19 @@ class TimePlan:
     ticks_start: int | None  # ticks_ms at scenario start (emulated boards only)
 
     @property
+    def as_written(self) -> bool:
+        """The scenario's own times and config: a virtual board at scale 1."""
+        return self.scale == 1 and not self.real_clock
+
+    @property
+    def power_on_ticks(self) -> int | None:
+        """ticks_ms to power the board on at: on a real clock POWER_ON_LEAD_MS before the
+        scenario's ticks_start, so start-up and setup do not eat into the wait for it."""
+        if self.real_clock and self.ticks_start is not None:
+            return (self.ticks_start - POWER_ON_LEAD_MS) % TICKS_PERIOD
+        return self.ticks_start
+
+    @property
     def span_ms(self) -> int:
         """Scenario time from start to the end of the tail."""
         last = max([self.events[-1][0] if self.events else 0]

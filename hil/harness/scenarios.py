@@ -1,7 +1,7 @@
 """The nightly's scenarios: deterministic, seeded alert streams (built from the storm fault
 models in emulator/faults.py) with the configuration they run under and the properties that
-must hold, evaluated from the metrics of the run (hil.harness.runner computes them from what the board
-sent north, the board's per-alert decisions and the DSP model on the same input).
+must hold, evaluated from the metrics of the run (hil.harness.drive computes them from what
+the board sent north, the board's per-alert decisions and the DSP model on the same input).
 
 Sizes are chosen so the whole matrix stays within the nightly budget: virtual time makes a
 long storm cheap (ADVANCE), but every alert is still one round trip to the board. Thresholds
