@@ -60,3 +60,44 @@ def test_recovered_board_is_not_flagged_and_recording_is_idempotent(tmp_path: Pa
     assert t.flagged_boards == {}
     n = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]  # type: ignore[attr-defined]
     assert n == 3 * 3 * len(SCEN)
+
+
+def test_a_run_is_in_the_history_from_its_start_and_ends_with_its_status(tmp_path: Path) -> None:
+    db = history.connect(tmp_path / "h.sqlite")
+    m = {"started_utc": "2026-01-01T02:00:00+00:00", "boards": ["chub"], "scenarios": ["stuck"]}
+    history.record_start(db, "r1", m, tmp_path / "night")
+    history.record_start(db, "r2", m, tmp_path / "night")  # same folder name: its own row
+    rows = db.execute("SELECT run_id, status, finished_utc, out_dir, boards FROM runs "
+                      "ORDER BY run_id").fetchall()
+    assert rows == [("r1", "running", None, str(tmp_path / "night"), '["chub"]'),
+                    ("r2", "running", None, str(tmp_path / "night"), '["chub"]')]
+    r = ScenarioResult("chub", "stuck", "pass", [], wall_s=1.0, metrics={"divergences": 0})
+    history.record_run(db, "r1", {**m, "status": "interrupted",
+                                  "finished_utc": "2026-01-01T03:00:00+00:00"}, [r])
+    assert db.execute("SELECT status, finished_utc, total FROM runs WHERE run_id = 'r1'"
+                      ).fetchone() == ("interrupted", "2026-01-01T03:00:00+00:00", 1)
+    assert db.execute("SELECT metrics FROM results").fetchone() == ('{"divergences": 0}',)
+    assert db.execute("SELECT status FROM runs WHERE run_id = 'r2'").fetchone() == ("running",)
+
+
+def test_an_older_history_gains_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE runs(run_id TEXT PRIMARY KEY, started_utc TEXT, git_commit TEXT, host TEXT,
+            total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER, too_large INTEGER,
+            skipped INTEGER, wall_s REAL);
+        CREATE TABLE results(run_id TEXT, board TEXT, scenario TEXT, verdict TEXT, reasons TEXT,
+            wall_s REAL, fw TEXT, proto TEXT, wan_reduction_pct REAL, divergences INTEGER,
+            critical_lost INTEGER, PRIMARY KEY (run_id, board, scenario));
+        INSERT INTO runs VALUES ('old', '2025-12-31T02:00:00+00:00', 'c', 'h', 0,0,0,0,0,0,1.0);
+    """)
+    old.commit()
+    old.close()
+    db = history.connect(path)
+    _night(db, 1, {})
+    assert [r[0] for r in db.execute("SELECT run_id FROM runs ORDER BY started_utc")] == [
+        "old", "20260101T020000Z"]
+    assert db.execute("SELECT status FROM runs WHERE run_id = 'old'").fetchone() == (None,)

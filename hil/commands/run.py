@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     from hil.board.registry import default_boards, load_board
     from hil.harness import scenarios
     from hil.harness.options import RunOptions
-    from hil.harness.results import RunFolder
+    from hil.harness.results import RunFolder, new_run_id
+    from hil.report import history
     from hil.harness.runner import Progress, run_matrix
 
     if args.list_scenarios:
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         folder = RunFolder(args.out or os.path.join("reports", stamp))
         if (folder.path / "manifest.json").exists():
             raise InputError(f"{folder.path} already holds a run; use --resume {folder.path}")
-        manifest = {"run_id": folder.path.name,
+        manifest = {"run_id": new_run_id(),
                     "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                     "git_commit": git_commit(), "host": socket.gethostname()}
         board_args, scen_args = args.board, args.scenario
@@ -146,6 +147,12 @@ def run(args: argparse.Namespace) -> int:
                                  "time_scale": args.time_scale}})
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_manifest(manifest)
+    if args.history:
+        db = history.connect(args.history)
+        try:
+            history.record_start(db, str(manifest["run_id"]), manifest, folder.path)
+        finally:
+            db.close()
     opts = RunOptions(step_timeout=args.step_timeout, scenario_timeout=args.scenario_timeout,
                       retries=args.retries, jobs=args.jobs, run_timeout=args.timeout,
                       time_scale=args.time_scale)
@@ -161,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.monotonic() - t0
     manifest["wall_s"] = round(float(manifest.get("wall_s") or 0) + wall, 3)
     manifest["status"] = "interrupted" if interrupted else "complete"
+    manifest["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     folder.write_manifest(manifest)
     results = [r for r in folder.results()
                if r.board in manifest["boards"] and r.scenario in manifest["scenarios"]]

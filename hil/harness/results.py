@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,12 @@ class ScenarioResult:
         if r.verdict not in VERDICTS:
             raise InputError(f"result {r.board}/{r.scenario}: unknown verdict {r.verdict!r}")
         return r
+
+
+def new_run_id() -> str:
+    """A run's identity in the history: its start (UTC) and a random part, so two runs never
+    share one, whatever their folders are called."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
 
 
 def atomic_write(path: str | os.PathLike[str], data: str) -> None:

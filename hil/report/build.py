@@ -41,7 +41,7 @@ def build(folder: RunFolder, history_db: str | Path | None = None,
         try:
             if record:
                 history.record_run(db, str(manifest.get("run_id", folder.path.name)), manifest,
-                                   results)
+                                   results, folder.path)
             paths["trend"] = folder.path / "trend.html"
             text = trend_html(history.trend(db))
             atomic_write(paths["trend"], text)

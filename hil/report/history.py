@@ -4,18 +4,27 @@ scenario (the firmware or the policy).
 
 Schema (docs/harness.md, "History"):
 
-    runs(run_id TEXT PRIMARY KEY,      -- the run folder name (UTC timestamp)
+    runs(run_id TEXT PRIMARY KEY,      -- unique per run (hil.harness.results.new_run_id),
+                                       -- never derived from the folder's name
          started_utc TEXT, git_commit TEXT, host TEXT,
          total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER,
-         too_large INTEGER, skipped INTEGER, wall_s REAL)
+         too_large INTEGER, skipped INTEGER, wall_s REAL,
+         finished_utc TEXT,            -- NULL while running or if the run died
+         status TEXT,                  -- running | complete | interrupted
+         out_dir TEXT,                 -- the run folder
+         boards TEXT, scenarios TEXT)  -- JSON lists: the matrix the run set out to do
     results(run_id TEXT REFERENCES runs, board TEXT, scenario TEXT,
             verdict TEXT,                -- pass | fail | error | too-large | skipped
             reasons TEXT,                -- "; "-joined
             wall_s REAL, fw TEXT, proto TEXT,
             wan_reduction_pct REAL, divergences INTEGER, critical_lost INTEGER,
+            metrics TEXT,                -- JSON: the result's whole metrics dict
             PRIMARY KEY (run_id, board, scenario))
 
-Recording a run again replaces its rows (idempotent; `hil report` may rebuild).
+A run is recorded when it starts (`record_start`: status running, its planned matrix) and
+again when it ends (`record_run`), so a run that dies half-way is still in the history, as
+`running` with no finish time. Recording a run again replaces its results (idempotent; `hil
+report` may rebuild). An older database gains the new columns when opened (`connect`).
 
 Trend rules: a board is *unhealthy on a night* if any of its scenarios ended in `error`
 (infrastructure), or if at least half of its attempted scenarios failed (something board-wide).
@@ -25,6 +34,7 @@ that night, on each of the last `nights` runs: that is the code, not the rig."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -37,37 +47,69 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
     run_id TEXT PRIMARY KEY, started_utc TEXT, git_commit TEXT, host TEXT,
     total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER,
-    too_large INTEGER, skipped INTEGER, wall_s REAL);
+    too_large INTEGER, skipped INTEGER, wall_s REAL,
+    finished_utc TEXT, status TEXT, out_dir TEXT, boards TEXT, scenarios TEXT);
 CREATE TABLE IF NOT EXISTS results(
     run_id TEXT REFERENCES runs(run_id), board TEXT, scenario TEXT, verdict TEXT,
     reasons TEXT, wall_s REAL, fw TEXT, proto TEXT, wan_reduction_pct REAL,
-    divergences INTEGER, critical_lost INTEGER,
+    divergences INTEGER, critical_lost INTEGER, metrics TEXT,
     PRIMARY KEY (run_id, board, scenario));
 """
+# columns added since the first schema: an older database gains them on connect
+ADDED_COLUMNS = {"runs": ("finished_utc", "status", "out_dir", "boards", "scenarios"),
+                 "results": ("metrics",)}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(str(path), timeout=30)
     db.executescript(SCHEMA)
+    for table, cols in ADDED_COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for c in cols:
+            if c not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {c} TEXT")
     return db
 
 
+def record_start(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
+                 out_dir: str | Path) -> None:
+    """The run as it starts: in the history from its first minute, so a run that dies is a
+    gap that can be seen, not a night that never was. A resumed run keeps its first row."""
+    with db:
+        db.execute(
+            "INSERT OR IGNORE INTO runs (run_id, started_utc, git_commit, host, total, passed, "
+            "failed, errors, too_large, skipped, wall_s, status, out_dir, boards, scenarios) "
+            "VALUES (?,?,?,?,0,0,0,0,0,0,0,?,?,?,?)",
+            (run_id, manifest.get("started_utc", ""), manifest.get("git_commit", ""),
+             manifest.get("host", ""), "running", str(out_dir),
+             json.dumps(manifest.get("boards", [])), json.dumps(manifest.get("scenarios", []))))
+        db.execute("UPDATE runs SET status = 'running', finished_utc = NULL WHERE run_id = ?",
+                   (run_id,))
+
+
 def record_run(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
-               results: list[ScenarioResult]) -> None:
+               results: list[ScenarioResult], out_dir: str | Path | None = None) -> None:
+    """The run as it ended (or as `hil report` rebuilds it): counts, status and every result."""
     n = {v: sum(1 for r in results if r.verdict == v) for v in (PASS, FAIL, ERROR, TOO_LARGE,
                                                                  SKIPPED)}
+    status = manifest.get("status", "complete")
+    finished = manifest.get("finished_utc") if status != "running" else None
     with db:
         db.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
-        db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
+        db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
             run_id, manifest.get("started_utc", ""), manifest.get("git_commit", ""),
             manifest.get("host", ""), len(results), n[PASS], n[FAIL], n[ERROR], n[TOO_LARGE],
-            n[SKIPPED], float(manifest.get("wall_s") or sum(r.wall_s for r in results))))
-        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+            n[SKIPPED], float(manifest.get("wall_s") or sum(r.wall_s for r in results)),
+            finished, status, str(out_dir) if out_dir is not None else None,
+            json.dumps(manifest.get("boards", [])), json.dumps(manifest.get("scenarios", []))))
+        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
             (run_id, r.board, r.scenario, r.verdict, "; ".join(r.reasons), r.wall_s,
              r.board_info.get("fw", ""), r.board_info.get("proto", ""),
              r.metrics.get("wan_reduction_pct"), r.metrics.get("divergences"),
-             r.metrics.get("critical_lost")) for r in results])
+             r.metrics.get("critical_lost"), json.dumps(r.metrics, sort_keys=True,
+                                                        default=str))
+            for r in results])
 
 
 @dataclass
