@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from hil.harness import scenarios
     from hil.harness.options import RunOptions
     from hil.harness.results import RunFolder, new_run_id
-    from hil.report import history
     from hil.harness.runner import Progress, run_matrix
+    from hil.report import history
 
     if args.list_scenarios:
         for s in scenarios.SCENARIOS.values():
