@@ -3,4 +3,4 @@ builders, storm-rate alert identity and the catalogue of alert codes.
 
 Nothing here imports another wing of hil/."""
 
-from hil.frames.layouts import *  # noqa: F403
+from hil.frames.primitives import *  # noqa: F403
