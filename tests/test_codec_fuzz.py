@@ -33,7 +33,7 @@ from hil.frames import (
     dlms_alert_payload,
     iso_to_seconds,
 )
-from hil.frames import layouts as host_frames
+from hil.frames import identity as host_frames
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40000"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261121"))

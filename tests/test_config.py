@@ -7,7 +7,8 @@ import json
 import pytest
 
 from hil.errors import ConfigError
-from hil.model.policy import ONE_PER_PERIOD, PolicyConfig, load_config, parse_code
+from hil.frames.catalogue import parse_code
+from hil.model.policy import ONE_PER_PERIOD, PolicyConfig, load_config
 
 
 def test_defaults_are_the_policy_table() -> None:

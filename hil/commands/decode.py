@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from hil.errors import InputError
-from hil.frames import FrameError, decode, decode_fast
 from hil.frames.catalogue import name_of
 
 HELP = "decode GBCS alert frames (hex) to JSON Lines"
@@ -92,6 +91,10 @@ def _lines(path: str) -> Iterator[tuple[str, Iterable[str]]]:
 
 def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict[str, object]:
     """The JSON object for one hex frame (an error object if it cannot be decoded)."""
+    # The codec (construct) loads here, not at import: `hil` imports every command module to
+    # build its --help, and only this command needs it.
+    from hil.frames import FrameError, decode, decode_fast
+
     err = _hex_error(hex_text)
     if err is not None:
         return {"source": source, "error": err}

@@ -33,9 +33,9 @@ from firmware_model.board import RESET_KINDS
 from firmware_model.limiter import CLOSED, FORWARD, ONGOING, STARTED, Config, Limiter
 from firmware_model.ticks import TICKS_PERIOD
 from hil.errors import ConfigError
-from hil.frames.catalogue import SUMMARY_CODE
+from hil.frames.catalogue import SUMMARY_CODE, format_code
 from hil.model.dsp import DspFilter
-from hil.model.policy import WINDOW_KEYS, PolicyConfig, format_code
+from hil.model.policy import WINDOW_KEYS, PolicyConfig
 from hil.model.streams import Alert, BadRow, DspResult
 
 MAX_SLOTS = 255

@@ -1,4 +1,5 @@
-"""Alert-code catalogue: the one home for what a GBCS alert code means.
+"""Alert-code catalogue: the one home for what a GBCS alert code means, and for how a code is
+written and read (`format_code`, `parse_code`).
 
 Source: ../shared/gbcs/NOTES.md (codes checked against the public RTDS 4.5.0 and the GBCS alert
 tables) plus the project-defined 0x8FFE suppression summary. `default_class` is the envelope the
@@ -6,16 +7,21 @@ alert normally travels in (critical = General-Signing 0x1000, non-critical = Gen
 0x1001); it is a default, not a rule: 0x8Fxx is not a safe proxy for "critical".
 `never_throttle_candidate` marks codes a filter should think hard about before thinning (safety,
 tamper, supply); the real never-throttle list is configuration (docs/policy.md `never_throttle`).
+
+Importing this module is cheap (no construct): the policy configuration and the comparison use it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from hil.errors import ConfigError
 
 CRITICAL = "critical"
 NON_CRITICAL = "non-critical"
 
-SUMMARY_CODE = 0x8FFE  # project-defined: alert-storm suppression summary (CONTRACTS.md section 2)
+SUMMARY_CODE = 0x8FFE  # project-defined suppression summary (docs/frames.md section 5)
 OVERFLOW_CODE = 0x0000  # summary aggregate of the limiter's overflow slot, never a real alert
 
 MESSAGE_CODE_CRITICAL = 0x1000
@@ -88,18 +94,36 @@ def message_code_for(code: int) -> int:
     return MESSAGE_CODE_NON_CRITICAL
 
 
+# How an alert code is written and read, in one place. Written: "0x" and four upper-case hex
+# digits, everywhere the tool prints one (decoded frames, reports, config files it writes).
+# Read, from config files, alert streams and DSP results: an int is taken as is (never a bool:
+# `true` in a file is a mistake, not 1); a string is hex after a "0x" prefix, hex when it is
+# exactly four hex digits ("8F3F"; "1234" too, as GBCS writes every code in hex), and decimal
+# otherwise ("36671"). A decimal code of four digits must therefore be given as an integer.
+
+
 def format_code(code: int) -> str:
-    """The project's spelling of a 16-bit code: "0x8F30"."""
+    """The project's spelling of a 16-bit code: 0x8F30 -> "0x8F30"."""
     return f"0x{code:04X}"
 
 
-def parse_code(text: str | int) -> int:
-    """Accept 0x8F30, "0x8F30", "8F30" -> 0x8F30; ValueError otherwise."""
-    if isinstance(text, int):
-        value = text
+def parse_code(value: Any, key: str = "alert_code") -> int:
+    """An alert code from an int or a string "0x8F3F" / "8F3F" / "36671" (rule above).
+    Raises ConfigError naming `key`, the field the value came from."""
+    if isinstance(value, str):
+        s = value.strip()
+        try:
+            code = int(s, 16) if s.lower().startswith("0x") else int(s, 16 if _is_hex4(s) else 10)
+        except ValueError:
+            raise ConfigError(f"{key}: {value!r} is not an alert code") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        code = value
     else:
-        s = text.strip()
-        value = int(s, 16) if not s.lower().startswith("0x") else int(s[2:], 16)
-    if not 0 <= value <= 0xFFFF:
-        raise ValueError(f"alert code {text!r} is not a 16-bit value")
-    return value
+        raise ConfigError(f"{key}: {value!r} is not an alert code")
+    if not 0 <= code <= 0xFFFF:
+        raise ConfigError(f"{key}: {value!r} is out of range 0x0000..0xFFFF")
+    return code
+
+
+def _is_hex4(s: str) -> bool:
+    return len(s) == 4 and all(ch in "0123456789abcdefABCDEF" for ch in s)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.errors import ConfigError
+from hil.frames.catalogue import format_code, parse_code
 
 ONE_IN_N = 1
 ONE_PER_PERIOD = 2
@@ -122,33 +123,6 @@ def _check_int(key: str, value: Any, lo: int, hi: int) -> None:
         raise ConfigError(f"{key}: {value!r} is not an integer")
     if not lo <= value <= hi:
         raise ConfigError(f"{key}: {value} is out of range {lo}..{hi}")
-
-
-def parse_code(value: Any, key: str = "alert_code") -> int:
-    """An alert code given as an int or a string "0x8F3F" / "8F3F" / "36671"."""
-    if isinstance(value, str):
-        s = value.strip()
-        try:
-            code = int(s, 16) if s.lower().startswith("0x") else int(s, 16 if _is_hex4(s) else 10)
-        except ValueError:
-            raise ConfigError(f"{key}: {value!r} is not an alert code") from None
-    elif isinstance(value, int) and not isinstance(value, bool):
-        code = value
-    else:
-        raise ConfigError(f"{key}: {value!r} is not an alert code")
-    if not 0 <= code <= 0xFFFF:
-        raise ConfigError(f"{key}: {value!r} is out of range 0x0000..0xFFFF")
-    return code
-
-
-def _is_hex4(s: str) -> bool:
-    # "8F3F" is hex; "1234" is ambiguous and read as hex too, because alert codes are always
-    # written in hex in GBCS; a decimal code must be given as a JSON/TOML integer.
-    return len(s) == 4 and all(ch in "0123456789abcdefABCDEF" for ch in s)
-
-
-def format_code(code: int) -> str:
-    return f"0x{code:04X}"
 
 
 def parse_mode(value: Any) -> int:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from hil.errors import ConfigError, HilError, InputError
-from hil.model.policy import format_code, parse_code
+from hil.frames.catalogue import format_code, parse_code
 
 
 class Alert(NamedTuple):
