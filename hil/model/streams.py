@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from hil import frames  # lazy (hil/frames/__init__.py): the codec loads when a frame is read
 from hil.errors import ConfigError, HilError, InputError
 from hil.frames.catalogue import format_code, parse_code
 
@@ -206,7 +207,6 @@ def _frame_identity(frame: Any) -> tuple[str, int]:
 
 
 def _decode_hex(frame: Any) -> Any:
-    from hil.frames import decode_fast  # the codec layer; imported only when frames are used
     if not isinstance(frame, str):
         raise _Bad("frame: not a hex string")
     try:
@@ -214,13 +214,12 @@ def _decode_hex(frame: Any) -> Any:
     except ValueError:
         raise _Bad("frame: not valid hex") from None
     try:
-        return decode_fast(data)
+        return frames.decode_fast(data)
     except HilError as exc:
         raise _Bad(f"frame: {exc}") from None
 
 
 def read_frame_file(path: str | Path, errors: list[BadRow]) -> Iterator[Alert]:
-    from hil.frames import iso_to_seconds
     p = str(path)
     seq = 0
     with _open(path) as f:
@@ -248,7 +247,7 @@ def read_frame_file(path: str | Path, errors: list[BadRow]) -> Iterator[Alert]:
                 if t is None:
                     if fr.alert_time is None:
                         raise _Bad("no t_ms and the frame has no alert date-time")
-                    t = iso_to_seconds(fr.alert_time) * 1000
+                    t = frames.iso_to_seconds(fr.alert_time) * 1000
                 if t < 0:
                     raise _Bad(f"t_ms: {t} is negative")
             except _Bad as exc:
