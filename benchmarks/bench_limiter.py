@@ -157,7 +157,8 @@ def board_alert_heap() -> dict[str, Any]:
 
 
 def micropython(n: int = 20000) -> dict[str, Any]:
-    files = mpvm.package_files("firmware_model", ["__init__.py", "limiter.py", "ticks.py"])
+    files = mpvm.package_files("firmware_model", ["__init__.py", "crc.py", "limiter.py",
+                                                  "ticks.py"])
     scen = {k: [list(v[0]), v[1]] for k, v in SCENARIOS.items()}
     code = MP_CODE.replace("CFG", repr(CFG)).replace("NALERTS", str(n)).replace("SCEN", repr(scen))
     res = mpvm.run_json(code, files)
@@ -240,7 +241,7 @@ def microbit_bytecode() -> dict[str, Any]:
         from emulator.flatbuild import derive
 
         sources = {name: (ROOT / "firmware_model" / f"{name}.py").read_text()
-                   for name in ("ticks", "limiter", "persist", "config_update")}
+                   for name in ("ticks", "crc", "limiter", "persist", "config_update")}
         sources["limiter_derived"] = derive("limiter.py").decode()  # the micro:bit build
         for name, text in sources.items():
             src = Path(d) / f"{name}.py"

@@ -1,10 +1,11 @@
 # Flash persistence for the device: small named records written atomically, checked on load.
 #
 # A record on flash is   "PZ" version:u8 length:u16be payload crc16:u16be
-# (CRC-16/CCITT-FALSE over everything before it). save() writes "<name>.tmp" then renames it
-# over "<name>", so a power cut leaves either the old record or the new one, never a mix; a
-# record that is torn or corrupt anyway (flash wear, a filesystem without atomic rename) fails
-# its length or CRC check and load() raises CorruptRecord instead of returning bad bytes.
+# (CRC-16/CCITT-FALSE, firmware_model/crc.py, over everything before it). save() writes
+# "<name>.tmp" then renames it over "<name>", so a power cut leaves either the old record or the
+# new one, never a mix; a record that is torn or corrupt anyway (flash wear, a filesystem
+# without atomic rename) fails its length or CRC check and load() raises CorruptRecord instead
+# of returning bad bytes.
 #
 # The filesystem is passed in (`fs`): anything with open(name, mode), rename(old, new),
 # remove(name) -- MicroPython's os + open via OsFs(), or emulator/flash.py's FlashFs.
@@ -15,10 +16,12 @@
 # ruff: noqa: UP031  (%-formatting: MicroPython 1.9.2 has no f-strings)
 
 try:
-    from firmware_model.limiter import SnapshotError, crc16
+    from firmware_model.crc import crc16
+    from firmware_model.limiter import SnapshotError
     from firmware_model.ticks import ticks_diff
 except ImportError:  # pragma: no cover  (flat layout: micro:bit)
-    from limiter import SnapshotError, crc16
+    from crc import crc16
+    from limiter import SnapshotError
     from ticks import ticks_diff
 
 VERSION = 1
