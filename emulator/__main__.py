@@ -17,6 +17,7 @@ from emulator.clock import RealClock, VirtualClock
 from emulator.engine import ENGINES, EngineError, create_engine
 from emulator.flash import FlashFs
 from emulator.uart import PtyUart
+from firmware_model.ticks import TICKS_PERIOD
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.engine or spec.engine) == "qemu":
         return _serve_qemu()
     ticks = spec.ticks_start if args.ticks_start is None else args.ticks_start
-    if not 0 <= ticks < 1 << 30:
+    if not 0 <= ticks < TICKS_PERIOD:
         print("emulator: error: --ticks-start must be in 0..2**30-1", file=sys.stderr)
         return 2
     real = args.real_time or spec.clock == "real"
