@@ -32,10 +32,13 @@ def crc16(data, end=-1, start=0, crc=0xFFFF):
     """CRC-16/CCITT-FALSE of data[start:end] (end < 0: to the end of data), continuing from
     crc (0xFFFF: a fresh CRC). data is any bytes-like object; nothing is sliced or copied on
     ports without crc_hqx, so a call allocates no heap."""
+    if _crc_hqx is not None:
+        # in C; a span costs a memoryview here, which only ports with crc_hqx (CPython) pay
+        if start or end >= 0:
+            data = memoryview(data)[start:end if end >= 0 else len(data)]
+        return _crc_hqx(data, crc)
     if end < 0:
         end = len(data)
-    if _crc_hqx is not None:
-        return _crc_hqx(memoryview(data)[start:end], crc)
     t = _T
     for k in range(start, end):
         b = data[k]
