@@ -44,10 +44,10 @@ MAIN_PY = '''\
 import _port
 from firmware_model import board, wire
 from firmware_model.limiter import Config
-from firmware_model.main import OsFs
+from firmware_model.persist import OsFs
 
 _cfg = {config}
-app = board.Board(_port.write, _port.clock, OsFs("/flash/alertstorm"), host=_port.host,
+app = board.Board(_port.write, _port.clock, OsFs("/flash/alertstorm/"), host=_port.host,
                   name={name}, role={role}, placement={placement}, engine="micropython",
                   slots={slots}, poll_ms={poll_ms}, persist_ms={persist_ms}, ring={ring},
                   fw=wire.firmware_hash("/flash/firmware_model"), titles={titles},

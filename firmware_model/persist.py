@@ -8,12 +8,15 @@
 # of returning bad bytes.
 #
 # The filesystem is passed in (`fs`): anything with open(name, mode), rename(old, new),
-# remove(name) -- MicroPython's os + open via OsFs(), or emulator/flash.py's FlashFs.
+# remove(name) -- MicroPython's os + open via OsFs() (what firmware_model/main.py and the
+# micropython engine use), or emulator/flash.py's FlashFs.
 #
 # SnapshotStore bounds flash wear: a limiter snapshot is written only when something changed
 # and at most once per min_interval_ms (docs/limiter.md "Persistence": with the default
 # 60 s that is at most 60 writes/hour, about 4 KB/hour for a busy 16-slot table).
 # ruff: noqa: UP031  (%-formatting: MicroPython 1.9.2 has no f-strings)
+
+import os
 
 try:
     from firmware_model.crc import crc16
@@ -37,20 +40,27 @@ class CorruptRecord(PersistError):
 
 
 class OsFs:
-    """The board's own filesystem (MicroPython os/open, or CPython in a directory)."""
+    """The board's own filesystem (MicroPython os/open, or CPython): record `name` is the file
+    prefix + name. A prefix ending in "/" is a directory, made here if it is missing."""
 
     def __init__(self, prefix=""):
         self.prefix = prefix
+        self.writes = 0  # files opened for writing: the board's STATS flash_writes
+        if len(prefix) > 1 and prefix[-1] == "/":
+            try:
+                os.mkdir(prefix[:-1])
+            except OSError:
+                pass  # it exists (anything else shows up as the first save's PersistError)
 
     def open(self, name, mode="rb"):
+        if "w" in mode:
+            self.writes += 1
         return open(self.prefix + name, mode)
 
     def rename(self, old, new):
-        import os
         os.rename(self.prefix + old, self.prefix + new)
 
     def remove(self, name):
-        import os
         os.remove(self.prefix + name)
 
 
