@@ -16,6 +16,7 @@ from emulator.boardfile import BoardFileError, load
 from emulator.clock import RealClock, VirtualClock
 from emulator.engine import ENGINES, EngineError, create_engine
 from emulator.flash import FlashFs
+from emulator.qemu_microbit import MicrobitError, QemuMicrobit
 from emulator.uart import PtyUart
 from firmware_model.ticks import TICKS_PERIOD
 
@@ -110,8 +111,6 @@ def _stop_on_signals() -> _StopFlag:
 def _serve_qemu() -> int:
     """A QEMU board is a whole machine with its own UART: boot it and hand out its pty, as a
     real board's USB port. Deploying code is the harness's job (raw REPL), as on hardware."""
-    from emulator.qemu_microbit import MicrobitError, QemuMicrobit
-
     stop = _stop_on_signals()
     mb = QemuMicrobit()
     try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware_model.limiter import Config
 from firmware_model.ticks import TICKS_MAX
 
 KINDS = ("emulated", "serial")
@@ -147,8 +148,6 @@ def load(path: str | Path) -> BoardSpec:
     if not isinstance(config, dict):
         raise _err(p, "config", "must be a table of limiter settings (docs/policy.md)")
     if config:
-        from firmware_model.limiter import Config
-
         try:
             Config.from_dict(dict(config))
         except ValueError as e:

@@ -24,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 
+from emulator.qemu_microbit import strip_source  # the one stripping rule, shared
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware_model"
 FEATURES = ("snapshot", "config")  # every feature name used in firmware_model/
@@ -69,8 +71,6 @@ def drop_features(src: str, drop: tuple[str, ...] | list[str], name: str = "<sou
 def derive(name: str, drop: tuple[str, ...] | list[str] = FEATURES, strip: bool = True,
            root: Path = FIRMWARE) -> bytes:
     """One derived module: features in `drop` removed, then comments/docstrings stripped."""
-    from emulator.qemu_microbit import strip_source  # the one stripping rule, shared
-
     text = drop_features((root / name).read_text(), drop, name)
     compile(text, name, "exec")  # a marker in the wrong place shows up here, on the host
     return (strip_source(text) if strip else text).encode()

@@ -301,8 +301,6 @@ class RawRepl:
             raise MicrobitError(f"{name}: wrote {len(data)} bytes, the micro:bit has {size}")
 
     def listdir(self) -> list[str]:
-        import ast
-
         return list(ast.literal_eval(self.exec_ok("import os\nprint(os.listdir())").strip()))
 
     def remove(self, name: str) -> None:

@@ -55,7 +55,7 @@ def _write(b):
 
 def _cause():
     try:
-        import machine
+        import machine  # only real boards have it
 
         c = machine.reset_cause()
         for name, kind in (("WDT_RESET", "watchdog"), ("SOFT_RESET", "soft"),

@@ -13,10 +13,16 @@
 # Runs unchanged on CPython 3.11 and MicroPython (1.27; 1.9.2 on the micro:bit): no
 # f-strings, no bytes.hex(), no bytes %-formatting; preallocated buffers on the byte paths.
 
+import os
+
 try:
     from firmware_model.crc import crc16
 except ImportError:  # flat layout (micro:bit, a board's root directory)
     from crc import crc16
+try:
+    from binascii import hexlify as _hexlify
+except ImportError:  # micro:bit 1.9.2 builds without binascii
+    _hexlify = None  # type: ignore[assignment]
 
 PROTOCOL_VERSION = 1
 HOST_MARK = b"!"
@@ -270,12 +276,9 @@ class Emitter:
 
 def hexlify(data):
     """Upper-case hex str of bytes (MicroPython 1.9.2 has no bytes.hex())."""
-    try:
-        from binascii import hexlify as h
-
-        return h(data).decode().upper()
-    except ImportError:
+    if _hexlify is None:
         return "".join("%02X" % b for b in data)
+    return _hexlify(data).decode().upper()
 
 
 def unhexlify(s):
@@ -293,11 +296,9 @@ def firmware_hash(path, names=None):
     for each *.py file of `path` in byte order of name: name "\\n" size "\\n" content.
     Without hashlib (micro:bit) the same stream goes through CRC-16 -> "crc16:XXXX".
     The host computes it with this same function over the files it deploys."""
-    import os
-
     crc = [0xFFFF]  # the CRC-16 fallback's running value (a list: updated in a closure)
     try:
-        import hashlib
+        import hashlib  # here, not at the top: once per boot, and absent on the micro:bit
 
         h = hashlib.sha256()
         update = h.update
