@@ -42,6 +42,9 @@ ONE_PER_PERIOD = 2
 NORMAL = 0
 AMBER = 1
 RED = 2
+# const() takes constant expressions only (no imported names), and only this module's const()
+# names are inlined on the hot path, so these restate ticks.py: SAT_MAX is also the ticks mask
+# (TICKS_MAX), _HALF is TICKS_HALF
 SAT_MAX = const(0x3FFFFFFF)
 _HALF = const(0x20000000)  # ticks_diff's range is [-_HALF, _HALF)
 NEVER_THROTTLE_MAX = 16
