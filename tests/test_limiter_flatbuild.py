@@ -70,13 +70,14 @@ def test_a_build_keeping_the_snapshot_ships_the_crc_it_imports() -> None:
     # flat, as on a board without directories: MicroPython with only these files
     code = """
 import json
+import crc
 import limiter
 a = limiter.Limiter(limiter.Config(), 4)
 for t in range(0, 20000, 50):
     a.offer(0x8F0C, t)
 b = limiter.Limiter(limiter.Config(), 4)
 b.restore(a.snapshot(20000), 7)
-print(json.dumps([a.stats() == b.stats(), limiter.crc16(b"123456789")]))
+print(json.dumps([a.stats() == b.stats(), crc.crc16(b"123456789")]))
 """
     got = mpvm.run_json(code, {n: v.decode() for n, v in files.items()})
     assert got == [True, 0x29B1]
