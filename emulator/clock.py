@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-TICKS_PERIOD = 1 << 30
-TICKS_MASK = TICKS_PERIOD - 1
+from firmware_model.ticks import TICKS_MAX, TICKS_PERIOD
+
 DEFAULT_WALL_S = 1767225600  # 2026-01-01T00:00:00Z, until the host sends CLOCK
 
 
@@ -26,7 +26,7 @@ class VirtualClock:
         self._wall_at = 0
 
     def ticks_ms(self) -> int:
-        return (self._start + self.elapsed_ms) & TICKS_MASK
+        return (self._start + self.elapsed_ms) & TICKS_MAX
 
     def advance(self, ms: int) -> None:
         if ms < 0:

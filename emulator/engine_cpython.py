@@ -17,12 +17,10 @@ from emulator.engine import Engine
 from emulator.flash import FlashFs, PowerLoss
 from firmware_model import board as fw_board
 from firmware_model import wire
+from firmware_model.board import RESET_KINDS
 from firmware_model.limiter import Config
 
 FIRMWARE_DIR = str(Path(fw_board.__file__).resolve().parent)
-
-# what each reset kind means for the firmware (machine.reset_cause() analogue)
-RESET_KINDS = ("soft", "hard", "watchdog", "brownout")
 
 
 class CPythonEngine(Engine):
@@ -39,7 +37,7 @@ class CPythonEngine(Engine):
 
     # -- the Board's host interface -----------------------------------------------------------
     def can_reset(self, kind: str) -> bool:
-        return kind in RESET_KINDS
+        return kind in RESET_KINDS  # an emulated board can do every kind
 
     def reset(self, kind: str) -> None:
         self._pending_reset = kind  # done after the current line: the ACK has gone out

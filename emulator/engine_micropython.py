@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -28,9 +27,9 @@ from emulator.boardfile import BoardSpec
 from emulator.clock import VirtualClock
 from emulator.engine import Engine, EngineError
 from emulator.flash import FlashFs
+from emulator.mpvm import MJS, available
 
 ROOT = Path(__file__).resolve().parent.parent
-MJS = ROOT / "node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs"
 BRIDGE = Path(__file__).resolve().parent / "mpvm_engine.mjs"
 FIRMWARE = ROOT / "firmware_model"
 HEAP = 256 * 1024  # the VM's GC heap (MicroPython's own; not a RAM budget claim)
@@ -44,20 +43,16 @@ MAIN_PY = '''\
 import _port
 from firmware_model import board, wire
 from firmware_model.limiter import Config
-from firmware_model.main import OsFs
+from firmware_model.persist import OsFs
 
 _cfg = {config}
-app = board.Board(_port.write, _port.clock, OsFs("/flash/alertstorm"), host=_port.host,
+app = board.Board(_port.write, _port.clock, OsFs("/flash/alertstorm/"), host=_port.host,
                   name={name}, role={role}, placement={placement}, engine="micropython",
                   slots={slots}, poll_ms={poll_ms}, persist_ms={persist_ms}, ring={ring},
                   fw=wire.firmware_hash("/flash/firmware_model"), titles={titles},
                   critical={critical}, config=Config.from_dict(_cfg) if _cfg else None)
 app.boot(_port.cause)
 '''
-
-
-def available() -> bool:
-    return shutil.which("node") is not None and MJS.is_file()
 
 
 def render_main(spec: BoardSpec) -> str:

@@ -12,8 +12,9 @@ docstrings and indentation stripped. Features are marked in the source:
 
 so a small board runs the same code as every other board, minus whole features: never a
 second implementation. Defaults: ticks.py and limiter.py without `snapshot` (snapshot/restore,
-SnapshotError) and `config` (Config.from_dict/validate/to_dict: a small board gets its Config
-built by the host). docs/limiter.md "micro:bit" has the measured result.
+SnapshotError and the CRC import) and `config` (Config.from_dict/validate/to_dict: a small
+board gets its Config built by the host). A kept feature brings the modules it imports
+(`snapshot`: crc.py). docs/limiter.md "micro:bit" has the measured result.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ import re
 import sys
 from pathlib import Path
 
+from emulator.qemu_microbit import strip_source  # the one stripping rule, shared
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware_model"
 FEATURES = ("snapshot", "config")  # every feature name used in firmware_model/
 DEFAULT_MODULES = ("ticks.py", "limiter.py")
+# sibling modules that only a feature's code imports: a build keeping it must ship them too
+FEATURE_MODULES = {"snapshot": ("crc.py",)}
 
 _OPEN = re.compile(r"^\s*# \[feature:([a-z_]+)\]\s*$")
 _CLOSE = re.compile(r"^\s*# \[/feature\]\s*$")
@@ -66,8 +71,6 @@ def drop_features(src: str, drop: tuple[str, ...] | list[str], name: str = "<sou
 def derive(name: str, drop: tuple[str, ...] | list[str] = FEATURES, strip: bool = True,
            root: Path = FIRMWARE) -> bytes:
     """One derived module: features in `drop` removed, then comments/docstrings stripped."""
-    from emulator.qemu_microbit import strip_source  # the one stripping rule, shared
-
     text = drop_features((root / name).read_text(), drop, name)
     compile(text, name, "exec")  # a marker in the wrong place shows up here, on the host
     return (strip_source(text) if strip else text).encode()
@@ -75,7 +78,14 @@ def derive(name: str, drop: tuple[str, ...] | list[str] = FEATURES, strip: bool 
 
 def derive_all(names: tuple[str, ...] | list[str] = DEFAULT_MODULES,
                keep: tuple[str, ...] | list[str] = ()) -> dict[str, bytes]:
+    """The derived modules `names` with only the features in `keep`, plus the modules those
+    features import (FEATURE_MODULES) where one of `names` has such a feature."""
     drop = tuple(f for f in FEATURES if f not in keep)
+    names = list(names)
+    for f in keep:
+        marker = f"# [feature:{f}]"
+        if any(marker in (FIRMWARE / n).read_text() for n in names):
+            names += [m for m in FEATURE_MODULES.get(f, ()) if m not in names]
     return {n: derive(n, drop) for n in names}
 
 

@@ -11,8 +11,8 @@ takes ELF or a raw image loaded at address 0, not HEX, so the HEX is turned into
 flash image first (records outside the flash, e.g. UICR, are dropped). QEMU prints "char device
 redirected to /dev/pts/N" on stdout; that pty is the micro:bit's UART.
 
-`deploy()` is what the harness uses (hil/boards.py: launcher_for(spec)): copy the firmware
-files flat, import them and report what did not fit (MemoryError on a board with ~10 kB of
+`launcher_for(spec)` (a `Qemu`) is what the harness's QemuAdapter (hil/board/) starts: copy the
+firmware files flat, import them and report what did not fit (MemoryError on a board with ~10 kB of
 heap is a finding, reported as such, never a pass). docs/engines.md has the numbers."""
 
 from __future__ import annotations
@@ -301,8 +301,6 @@ class RawRepl:
             raise MicrobitError(f"{name}: wrote {len(data)} bytes, the micro:bit has {size}")
 
     def listdir(self) -> list[str]:
-        import ast
-
         return list(ast.literal_eval(self.exec_ok("import os\nprint(os.listdir())").strip()))
 
     def remove(self, name: str) -> None:
@@ -397,7 +395,7 @@ def try_import(repl: RawRepl, module: str) -> ImportReport:
 
 
 class Qemu:
-    """The harness's launcher (hil/boards.py calls `launcher_for(spec)`): start() boots the
+    """The harness's launcher (hil/board/ calls `launcher_for(spec)`): start() boots the
     micro:bit, deploys the board's firmware files flat and returns the pty path once the board
     runs main; if the firmware does not fit it raises MicrobitError saying so with numbers."""
 
@@ -409,7 +407,7 @@ class Qemu:
     def start(self) -> str:
         path = self.mb.start()
         fw = dict(getattr(self.spec, "firmware", {}) or {})
-        names = list(fw.get("names", ["ticks.py", "limiter.py"]))
+        names = list(fw.get("names", ["ticks.py", "crc.py", "limiter.py"]))
         entry = str(fw.get("entry", "limiter"))
         with RawRepl(path) as repl:
             _, skipped = copy_files(repl, flat_files(names))
@@ -435,7 +433,8 @@ def launcher_for(spec: Any) -> Qemu:
 
 
 def fit_report(modules: tuple[tuple[str, ...], ...] = (
-        ("ticks.py",), ("ticks.py", "wire.py"), ("ticks.py", "limiter.py"))) -> list[str]:
+        ("ticks.py",), ("ticks.py", "crc.py", "wire.py"),
+        ("ticks.py", "crc.py", "limiter.py"))) -> list[str]:
     """Boot a micro:bit and, for each group of files (the last one is imported), report file
     space and heap: what docs/engines.md quotes. Each group starts from an empty flash."""
     lines = []

@@ -13,12 +13,14 @@
 
 try:
     from firmware_model import gbcs, limiter, persist, wire
+    from firmware_model.gbcs import SUMMARY_CODE
     from firmware_model.ticks import ticks_diff
 except ImportError:  # flat layout (micro:bit, a board's root directory)
     import gbcs
     import limiter
     import persist
     import wire
+    from gbcs import SUMMARY_CODE
     from ticks import ticks_diff
 
 try:
@@ -29,8 +31,9 @@ except ImportError:
     except ImportError:  # a board too small for it answers CONFIG with E_UNSUPPORTED
         config_update = None  # type: ignore[assignment]
 
-SUMMARY_CODE = 0x8FFE  # project-defined "alert-storm suppression summary" (CONTRACTS 2)
 SOURCES = ("esme", "gsme", "hub")
+# the kinds of RESET <kind> (docs/wire-protocol.md); each comes back as a BOOT event's cause,
+# as machine.reset_cause() would report it after such a restart
 RESET_KINDS = ("soft", "hard", "watchdog", "brownout")
 _DEC = {limiter.SUPPRESS: "S", limiter.FORWARD: "F", limiter.FORWARD | limiter.STARTED: "T"}
 _STAT_ORDER = ("offered", "forwarded", "suppressed", "amber_events", "red_events",

@@ -2,7 +2,7 @@
 # hub relays. Runs unchanged on CPython 3.11 and MicroPython (1.27; written for 1.9.2 too:
 # no f-strings, no dataclasses, no construct, only struct/bytearray/ints).
 #
-# Byte layouts: docs/frames.md. The host decoder (hil/frames.py) is an independent
+# Byte layouts: docs/frames.md. The host decoder (hil/frames/) is an independent
 # implementation of the same tables; tests/test_codec_properties.py checks that each parses
 # what the other builds, and the fuzz tests that both reject the same malformed frames.
 #
@@ -22,7 +22,7 @@ MAC_LEN = 12
 SIG_LEN = 64
 MAX_NESTING = 8
 SC_AUTH_ONLY = 0x11  # suite 1, authentication only: the device never encrypts
-SUMMARY_CODE = 0x8FFE
+SUMMARY_CODE = 0x8FFE  # project-defined suppression summary (docs/frames.md section 5)
 MSG_CRITICAL = 0x1000
 MSG_NON_CRITICAL = 0x1001
 
@@ -727,7 +727,7 @@ def _code(v):
 
 
 def fields(b, out):
-    # The parse result as a dict named and formatted like hil/frames.py's DecodedFrame
+    # The parse result as a dict named and formatted like the host decoder's DecodedFrame
     # (times stay seconds since 2000). Allocates: for tests and diagnostics, not hot paths.
     return {
         "envelope": _ENVELOPES[out[F_ENVELOPE]], "encrypted": bool(out[F_ENCRYPTED]),

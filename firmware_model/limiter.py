@@ -16,6 +16,12 @@ try:
     from firmware_model.ticks import ticks_add, ticks_diff
 except ImportError:  # pragma: no cover  (flat layout: micro:bit; tests/test_limiter_mp.py)
     from ticks import ticks_add, ticks_diff
+# [feature:snapshot]
+try:
+    from firmware_model.crc import crc16
+except ImportError:  # pragma: no cover  (flat layout: micro:bit; tests/test_limiter_mp.py)
+    from crc import crc16
+# [/feature]
 try:
     from micropython import const  # the compiler inlines const() names: no global lookup
 except ImportError:
@@ -36,6 +42,9 @@ ONE_PER_PERIOD = 2
 NORMAL = 0
 AMBER = 1
 RED = 2
+# const() takes constant expressions only (no imported names), and only this module's const()
+# names are inlined on the hot path, so these restate ticks.py: SAT_MAX is also the ticks mask
+# (TICKS_MAX), _HALF is TICKS_HALF
 SAT_MAX = const(0x3FFFFFFF)
 _HALF = const(0x20000000)  # ticks_diff's range is [-_HALF, _HALF)
 NEVER_THROTTLE_MAX = 16
@@ -638,7 +647,8 @@ class Limiter:
     # Layout, little-endian: "AS" version:u8 slots:u8 mode:u8 used:u8 pending:u8 pad:u8
     # seq:u32 device(open:u8 start_age count prev) stats(8 x u32), then per used slot
     # index:u8 code+1:u32 flags:u8 (bit0 c_open, bit1 e_open, bits2-3 r_kind) and 16 x u32
-    # (ages = ticks_diff(now, t) for times), then CRC-16/CCITT-FALSE of everything before it.
+    # (ages = ticks_diff(now, t) for times), then CRC-16/CCITT-FALSE (crc.py) of all before it,
+    # big-endian.
 
     def _slot_used(self, i):
         if i < self.slots:
@@ -778,16 +788,4 @@ def _r32(b, p):
     if v > SAT_MAX:
         raise SnapshotError("snapshot: value %d at %d above 2**30-1" % (v, p))
     return v
-
-
-def crc16(data, n=-1):
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of data[:n] (all of it by default)."""
-    if n < 0:
-        n = len(data)
-    crc = 0xFFFF
-    for k in range(n):
-        crc ^= data[k] << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
 # [/feature]

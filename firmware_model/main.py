@@ -6,9 +6,10 @@ import sys
 import time
 
 try:
-    from firmware_model import board, wire
+    from firmware_model import board, persist, wire
 except ImportError:  # flat layout
     import board
+    import persist
     import wire
 
 
@@ -32,35 +33,6 @@ class RtcClock:
         self._at = time.ticks_ms()
 
 
-class OsFs:
-    """The small filesystem interface persist.py uses, over the board's own flash."""
-
-    def __init__(self, root):
-        import os
-
-        self._os = os
-        self.root = root
-        self.writes = 0
-        try:
-            os.mkdir(root)
-        except OSError:
-            pass
-
-    def open(self, name, mode="rb"):
-        if "w" in mode:
-            self.writes += 1
-        return open(self.root + "/" + name, mode)
-
-    def rename(self, old, new):
-        self._os.rename(self.root + "/" + old, self.root + "/" + new)
-
-    def remove(self, name):
-        self._os.remove(self.root + "/" + name)
-
-    def listdir(self):
-        return self._os.listdir(self.root)
-
-
 class MachineHost:
     """Resets a real board can do to itself."""
 
@@ -68,7 +40,7 @@ class MachineHost:
         return kind in ("soft", "hard")
 
     def reset(self, kind):
-        import machine
+        import machine  # only real boards have it; tests import this module without it
 
         time.sleep_ms(50)  # let the ACK leave the USB buffer
         if kind == "soft":
@@ -83,7 +55,7 @@ def _write(b):
 
 def _cause():
     try:
-        import machine
+        import machine  # only real boards have it
 
         c = machine.reset_cause()
         for name, kind in (("WDT_RESET", "watchdog"), ("SOFT_RESET", "soft"),
@@ -102,8 +74,8 @@ def run(fw="", name="board"):
             fw = wire.firmware_hash(here)
         except OSError:
             fw = "unknown"
-    b = board.Board(_write, RtcClock(), OsFs("/alertstorm"), host=MachineHost(), name=name,
-                    engine="micropython-" + sys.platform, fw=fw)
+    b = board.Board(_write, RtcClock(), persist.OsFs("/alertstorm/"), host=MachineHost(),
+                    name=name, engine="micropython-" + sys.platform, fw=fw)
     b.boot(_cause())
     inp = getattr(sys.stdin, "buffer", sys.stdin)
     try:

@@ -1,24 +1,30 @@
 # Flash persistence for the device: small named records written atomically, checked on load.
 #
 # A record on flash is   "PZ" version:u8 length:u16be payload crc16:u16be
-# (CRC-16/CCITT-FALSE over everything before it). save() writes "<name>.tmp" then renames it
-# over "<name>", so a power cut leaves either the old record or the new one, never a mix; a
-# record that is torn or corrupt anyway (flash wear, a filesystem without atomic rename) fails
-# its length or CRC check and load() raises CorruptRecord instead of returning bad bytes.
+# (CRC-16/CCITT-FALSE, firmware_model/crc.py, over everything before it). save() writes
+# "<name>.tmp" then renames it over "<name>", so a power cut leaves either the old record or the
+# new one, never a mix; a record that is torn or corrupt anyway (flash wear, a filesystem
+# without atomic rename) fails its length or CRC check and load() raises CorruptRecord instead
+# of returning bad bytes.
 #
 # The filesystem is passed in (`fs`): anything with open(name, mode), rename(old, new),
-# remove(name) -- MicroPython's os + open via OsFs(), or emulator/flash.py's FlashFs.
+# remove(name) -- MicroPython's os + open via OsFs() (what firmware_model/main.py and the
+# micropython engine use), or emulator/flash.py's FlashFs.
 #
 # SnapshotStore bounds flash wear: a limiter snapshot is written only when something changed
 # and at most once per min_interval_ms (docs/limiter.md "Persistence": with the default
 # 60 s that is at most 60 writes/hour, about 4 KB/hour for a busy 16-slot table).
 # ruff: noqa: UP031  (%-formatting: MicroPython 1.9.2 has no f-strings)
 
+import os
+
 try:
-    from firmware_model.limiter import SnapshotError, crc16
+    from firmware_model.crc import crc16
+    from firmware_model.limiter import SnapshotError
     from firmware_model.ticks import ticks_diff
 except ImportError:  # pragma: no cover  (flat layout: micro:bit)
-    from limiter import SnapshotError, crc16
+    from crc import crc16
+    from limiter import SnapshotError
     from ticks import ticks_diff
 
 VERSION = 1
@@ -34,20 +40,27 @@ class CorruptRecord(PersistError):
 
 
 class OsFs:
-    """The board's own filesystem (MicroPython os/open, or CPython in a directory)."""
+    """The board's own filesystem (MicroPython os/open, or CPython): record `name` is the file
+    prefix + name. A prefix ending in "/" is a directory, made here if it is missing."""
 
     def __init__(self, prefix=""):
         self.prefix = prefix
+        self.writes = 0  # files opened for writing: the board's STATS flash_writes
+        if len(prefix) > 1 and prefix[-1] == "/":
+            try:
+                os.mkdir(prefix[:-1])
+            except OSError:
+                pass  # it exists (anything else shows up as the first save's PersistError)
 
     def open(self, name, mode="rb"):
+        if "w" in mode:
+            self.writes += 1
         return open(self.prefix + name, mode)
 
     def rename(self, old, new):
-        import os
         os.rename(self.prefix + old, self.prefix + new)
 
     def remove(self, name):
-        import os
         os.remove(self.prefix + name)
 
 

@@ -5,22 +5,24 @@
 #
 #     <mark><seq> <VERB>[ <arg>]...*<CRC>\n        e.g.  !7 ALERT 8F0C esme*1D0B\n
 #
-# mark is "!" host->device or "@" device->host; CRC is CRC-16/CCITT-FALSE of every byte from
-# the mark up to (not including) "*", as 4 upper-case hex digits. The reader takes the LAST
+# mark is "!" host->device or "@" device->host; CRC is CRC-16/CCITT-FALSE (firmware_model/crc.py)
+# of every byte from the mark up to (not including) "*", as 4 upper-case hex digits. The reader takes the LAST
 # mark on a line, so whatever a partial line left in front of a good one is noise, not a
 # reason to lose the good one.
 #
 # Runs unchanged on CPython 3.11 and MicroPython (1.27; 1.9.2 on the micro:bit): no
 # f-strings, no bytes.hex(), no bytes %-formatting; preallocated buffers on the byte paths.
 
-try:
-    import binascii
+import os
 
-    # CPython: the same CRC in C (crc_hqx is CRC-16/CCITT with a caller-chosen initial value);
-    # MicroPython has no crc_hqx.
-    _crc_hqx = getattr(binascii, "crc_hqx", None)
+try:
+    from firmware_model.crc import crc16
+except ImportError:  # flat layout (micro:bit, a board's root directory)
+    from crc import crc16
+try:
+    from binascii import hexlify as _hexlify
 except ImportError:  # micro:bit 1.9.2 builds without binascii
-    _crc_hqx = None
+    _hexlify = None  # type: ignore[assignment]
 
 PROTOCOL_VERSION = 1
 HOST_MARK = b"!"
@@ -40,36 +42,6 @@ E_CONFIG = "E_CONFIG"  # config update authentic but its values are invalid
 E_UNSUPPORTED = "E_UNSUPPORTED"  # verb valid but not on this board/engine
 E_GONE = "E_GONE"  # RESEND asked for lines older than the ring holds
 E_INTERNAL = "E_INTERNAL"  # firmware exception; the loop survives and says so
-
-# CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0; check("123456789")
-# == 0x29B1), a nibble at a time: a 16-entry table is 32 bytes of flash on the micro:bit where
-# a 256-entry one would not fit comfortably.
-_T = (
-    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
-    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
-)  # fmt: skip
-
-
-def crc16_py(data, crc=0xFFFF):
-    """CRC-16/CCITT-FALSE of a bytes-like object (portable implementation)."""
-    t = _T
-    for b in data:
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
-    return crc
-
-
-def crc16_n(data, n, crc=0xFFFF, i=0):
-    """CRC-16/CCITT-FALSE of data[i:n] without slicing it (no memoryview on the heap)."""
-    if _crc_hqx is not None:
-        return _crc_hqx(memoryview(data)[i:n], crc)
-    t = _T
-    for k in range(i, n):
-        b = data[k]
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
-    return crc
-
 
 _HEXU = b"0123456789ABCDEF"
 
@@ -93,13 +65,6 @@ def _put_uint(b, p, v):
         v //= 10
         if not v:
             return q
-
-
-def crc16(data, crc=0xFFFF):
-    """CRC-16/CCITT-FALSE of a bytes-like object (in C where the port has it)."""
-    if _crc_hqx is None:
-        return crc16_py(data, crc)
-    return _crc_hqx(data, crc)
 
 
 class WireError(Exception):
@@ -146,7 +111,7 @@ def decode(line, mark):
     for k in range(j + 1, n):  # _is_hex4 checked: 0-9 A-F
         c = line[k]
         want = (want << 4) | (c - 48 if c <= 57 else c - 55)
-    if crc16_n(line, j, 0xFFFF, i) != want:
+    if crc16(line, j, i) != want:
         raise WireError(E_CRC, "")
     for k in range(i + 1, j):
         c = line[k]
@@ -239,7 +204,7 @@ class Emitter:
     def _finish(self, line, p, seq):
         # "*XXXX\n" after the body line[:p]; keep the line for RESEND; write it
         hx = _HEXU
-        crc = crc16_n(line, p)
+        crc = crc16(line, p)
         line[p] = 42  # "*"
         line[p + 1] = hx[crc >> 12]
         line[p + 2] = hx[(crc >> 8) & 15]
@@ -311,12 +276,9 @@ class Emitter:
 
 def hexlify(data):
     """Upper-case hex str of bytes (MicroPython 1.9.2 has no bytes.hex())."""
-    try:
-        from binascii import hexlify as h
-
-        return h(data).decode().upper()
-    except ImportError:
+    if _hexlify is None:
         return "".join("%02X" % b for b in data)
+    return _hexlify(data).decode().upper()
 
 
 def unhexlify(s):
@@ -334,11 +296,9 @@ def firmware_hash(path, names=None):
     for each *.py file of `path` in byte order of name: name "\\n" size "\\n" content.
     Without hashlib (micro:bit) the same stream goes through CRC-16 -> "crc16:XXXX".
     The host computes it with this same function over the files it deploys."""
-    import os
-
     crc = [0xFFFF]  # the CRC-16 fallback's running value (a list: updated in a closure)
     try:
-        import hashlib
+        import hashlib  # here, not at the top: once per boot, and absent on the micro:bit
 
         h = hashlib.sha256()
         update = h.update
@@ -346,7 +306,7 @@ def firmware_hash(path, names=None):
         h = None
 
         def update(b):
-            crc[0] = crc16(b, crc[0])
+            crc[0] = crc16(b, -1, 0, crc[0])
 
     if names is None:
         names = [n for n in os.listdir(path) if n.endswith(".py")]

@@ -196,7 +196,7 @@ except cu.AuthError as e:
     out.append(e.reason)
 print(json.dumps(out))
 """.replace("CFG_DICT", repr(c.to_dict()))
-    files = mpvm.package_files("firmware_model", ["__init__.py", "limiter.py", "ticks.py",
-                                                   "persist.py", "config_update.py"])
+    files = mpvm.package_files("firmware_model", ["__init__.py", "crc.py", "limiter.py",
+                                                   "ticks.py", "persist.py", "config_update.py"])
     res = mpvm.run_json(code, files)
     assert res == [cu.build(c, 2**32 - 1, KEY).hex(), True, True, cu.REPLAY, cu.BAD_MAC]

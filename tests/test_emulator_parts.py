@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from emulator import boardfile, devices
-from emulator.clock import TICKS_PERIOD, RealClock, VirtualClock
+from emulator.clock import RealClock, VirtualClock
 from emulator.uart import PtyUart
 from firmware_model import board as fw_board
-from firmware_model.ticks import ticks_diff
+from firmware_model.ticks import TICKS_PERIOD, ticks_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import firmware_model.limiter as full
-from emulator import flatbuild
+from emulator import flatbuild, mpvm
 
 ROOT = Path(__file__).resolve().parent.parent
 VEC = ROOT / "vectors" / "limiter"
@@ -61,6 +61,26 @@ def test_keeping_every_feature_gives_the_whole_module(tmp_path: Path) -> None:
     for name in ("SnapshotError", "crc16", "KEYS"):
         assert hasattr(mod, name)
     assert mod.Config.from_dict({"throttle_n": 3}).throttle_n == 3
+
+
+@pytest.mark.skipif(not mpvm.available(), reason="node/MicroPython npm package missing")
+def test_a_build_keeping_the_snapshot_ships_the_crc_it_imports() -> None:
+    files = flatbuild.derive_all(keep=("snapshot",))
+    assert set(files) == {"ticks.py", "limiter.py", "crc.py"}
+    # flat, as on a board without directories: MicroPython with only these files
+    code = """
+import json
+import crc
+import limiter
+a = limiter.Limiter(limiter.Config(), 4)
+for t in range(0, 20000, 50):
+    a.offer(0x8F0C, t)
+b = limiter.Limiter(limiter.Config(), 4)
+b.restore(a.snapshot(20000), 7)
+print(json.dumps([a.stats() == b.stats(), crc.crc16(b"123456789")]))
+"""
+    got = mpvm.run_json(code, {n: v.decode() for n, v in files.items()})
+    assert got == [True, 0x29B1]
 
 
 class _Shim:

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(not mpvm.available(), reason="node/MicroPython n
 
 
 def flat_files() -> dict[str, str]:
-    files = {n: (ROOT / "firmware_model" / n).read_text() for n in ("limiter.py", "ticks.py")}
+    names = ("crc.py", "limiter.py", "ticks.py")
+    files = {n: (ROOT / "firmware_model" / n).read_text() for n in names}
     files["limiter_runner.py"] = (ROOT / "vectors" / "limiter_runner.py").read_text()
     return files
 
@@ -78,7 +79,8 @@ print(json.dumps(res))
 
 @pytest.mark.parametrize("mode", ["one_in_n", "one_per_period"])
 def test_offer_and_poll_allocate_nothing_in_steady_state(mode: str) -> None:
-    files = mpvm.package_files("firmware_model", ["__init__.py", "limiter.py", "ticks.py"])
+    files = mpvm.package_files("firmware_model", ["__init__.py", "crc.py", "limiter.py",
+                                                  "ticks.py"])
     res = mpvm.run_json(ALLOC.replace("MODE", repr(mode)), files)
     assert isinstance(res, dict)
     for name, (delta, _suppressed, _overflow) in res.items():

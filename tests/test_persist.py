@@ -208,8 +208,8 @@ bad = persist.SnapshotStore(fs, "lim").restore(Limiter(lim.cfg), 99)
 print(json.dumps([n1 == n2 > 0, ok, again.stats()["suppressed"], lim.stats()["suppressed"],
                   "lim" in listing and "lim.tmp" not in listing, bad]))
 """
-    files = mpvm.package_files("firmware_model", ["__init__.py", "limiter.py", "ticks.py",
-                                                   "persist.py"])
+    files = mpvm.package_files("firmware_model", ["__init__.py", "crc.py", "limiter.py",
+                                                   "ticks.py", "persist.py"])
     res = mpvm.run_json(code, files)
     assert isinstance(res, list)
     same, ok, s_after, s_before, renamed, bad = res

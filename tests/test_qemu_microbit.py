@@ -68,7 +68,7 @@ def _without_docstrings(src: str) -> str:
     return ast.dump(tree)
 
 
-@pytest.mark.parametrize("name", ["ticks.py", "limiter.py", "wire.py"])
+@pytest.mark.parametrize("name", ["ticks.py", "crc.py", "limiter.py", "wire.py"])
 def test_stripped_source_is_the_same_program(name: str) -> None:
     src = (ROOT / "firmware_model" / name).read_text()
     small = qm.strip_source(src)
@@ -134,7 +134,7 @@ def test_limiter_on_the_microbit_runs_or_is_reported_too_large(repl: qm.RawRepl)
     """Pass only if the limiter really runs a vector stream on the micro:bit. A real resource
     failure (file space full, MemoryError on import) is reported as too large, with the
     measured numbers, as MicroPython's run-tests.py does; any other failure fails."""
-    copied, skipped = qm.copy_files(repl, qm.flat_files(["ticks.py", "limiter.py"]))
+    copied, skipped = qm.copy_files(repl, qm.flat_files(["ticks.py", "crc.py", "limiter.py"]))
     if skipped:
         assert all(e == "OSError: 28" for e in skipped.values()), skipped  # ENOSPC only
         size = len(qm.flat_files(["limiter.py"])["limiter.py"])

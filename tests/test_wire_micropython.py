@@ -14,9 +14,9 @@ pytestmark = pytest.mark.skipif(not mpvm.available(), reason="node/MicroPython n
 
 PROGRAM = r"""
 import json
-from firmware_model import wire
+from firmware_model import crc, wire
 res = {}
-res["crc"] = wire.crc16(b"123456789")
+res["crc"] = crc.crc16(b"123456789")
 res["lines"] = [wire.encode(wire.DEVICE_MARK, s, "FRAME", "%d DF09" % s).decode() for s in (0, 7, 1073741823)]
 res["decode"] = list(wire.decode(b"!5 ALE" + wire.encode(wire.HOST_MARK, 6, "ALERT", "8F0C esme"), wire.HOST_MARK)[:3])
 errs = []
@@ -52,7 +52,8 @@ print(json.dumps(res))
 
 
 def test_wire_in_micropython_matches_cpython(tmp_path) -> None:
-    got = mpvm.run_json(PROGRAM, files=mpvm.package_files("firmware_model", ["__init__.py", "wire.py"]))
+    got = mpvm.run_json(PROGRAM, files=mpvm.package_files("firmware_model", ["__init__.py", "crc.py",
+                                                                       "wire.py"]))
     assert isinstance(got, dict)
     assert got["crc"] == 0x29B1
     assert got["lines"] == [wire.encode(wire.DEVICE_MARK, s, "FRAME", f"{s} DF09").decode()

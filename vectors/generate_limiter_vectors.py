@@ -24,9 +24,8 @@ sys.path.insert(0, str(HERE))
 from limiter_runner import run_vector  # noqa: E402
 
 import firmware_model.limiter as lm  # noqa: E402
+from firmware_model.ticks import TICKS_MAX, TICKS_PERIOD  # noqa: E402
 
-MASK = (1 << 30) - 1
-SAT = MASK
 SMALL = {"device_window_ms": 10000, "code_window_ms": 10000, "never_throttle": []}
 RECORDED = "Recorded from firmware_model/limiter.py by vectors/generate_limiter_vectors.py: "
 
@@ -46,22 +45,22 @@ def storm(base: int, seed: int, n: int = 400) -> list[list[Any]]:
         t += rnd.choice((1, 5, 20, 100, 700, 3000))
         r = rnd.random()
         if r < 0.08:
-            ev.append(["poll", (base + t) & MASK])
+            ev.append(["poll", (base + t) & TICKS_MAX])
         elif r < 0.12:
             ev.append(["pop"])
         else:
-            ev.append(["offer", (base + t) & MASK, rnd.choice((0x8F01, 0x8F02, 0x8F03, 0x8F3F))])
+            ev.append(["offer", (base + t) & TICKS_MAX, rnd.choice((0x8F01, 0x8F02, 0x8F03, 0x8F3F))])
     t += 50000
-    ev += [["poll", (base + t) & MASK], ["pop"]]
+    ev += [["poll", (base + t) & TICKS_MAX], ["pop"]]
     return ev
 
 
 def random_stream(seed: int, codes: int, steps: int) -> list[list[Any]]:
     rnd = random.Random(seed)
     ev: list[list[Any]] = []
-    t = rnd.randrange(MASK)
+    t = rnd.randrange(TICKS_MAX)
     for _ in range(steps):
-        t = (t + rnd.choice((0, 1, 10, 100, 1000, 5000, 12000, 25000))) & MASK
+        t = (t + rnd.choice((0, 1, 10, 100, 1000, 5000, 12000, 25000))) & TICKS_MAX
         r = rnd.random()
         if r < 0.1:
             ev.append(["poll", t])
@@ -71,7 +70,7 @@ def random_stream(seed: int, codes: int, steps: int) -> list[list[Any]]:
             ev.append(["level", t])
         else:
             ev.append(["offer", t, rnd.randrange(codes)])
-    ev += [["poll", (t + 100000) & MASK], ["pop"]]
+    ev += [["poll", (t + 100000) & TICKS_MAX], ["pop"]]
     return ev
 
 
@@ -85,11 +84,11 @@ def scenarios() -> dict[str, dict[str, Any]]:
     v["gen_storm_across_wrap"] = {"description": RECORDED + "gen_storm_no_wrap shifted to start "
                                   "60 s before the 2**30 ticks wrap: same decisions.",
                                   "config": dict(red, never_throttle=[0x8F3F]),
-                                  "events": storm(MASK + 1 - 60000, 7)}
+                                  "events": storm(TICKS_PERIOD - 60000, 7)}
     v["gen_one_per_period_across_wrap"] = {
         "description": RECORDED + "one_per_period storm across the wrap.",
         "config": dict(red, throttle_mode="one_per_period", throttle_period_ms=1000),
-        "events": storm(MASK + 1 - 30000, 11)}
+        "events": storm(TICKS_PERIOD - 30000, 11)}
     # Summaries nobody pops: ONGOING merges, ONGOING -> CLOSED upgrade, CLOSED + CLOSED merge,
     # ONGOING deferred behind the previous episode's unpopped CLOSED.
     ev: list[list[Any]] = []
@@ -214,9 +213,9 @@ def _saturate(vec: dict[str, Any]) -> None:
     for ev in vec["events"]:
         if ev[0] == "reset" and ev[3:4] == ["SATURATE"]:
             patches = []
-            near = SAT - 1  # one below SAT_MAX: the next increment saturates
+            near = lm.SAT_MAX - 1  # one below SAT_MAX: the next increment saturates
             for off in range(29, 61, 4):  # the 8 stats
-                patches += _u32(off, SAT)
+                patches += _u32(off, lm.SAT_MAX)
             patches += _u32(21, near)  # device count
             q = 61 + 6  # slot 0 entry values
             patches += _u32(q + 4, near)  # code count
