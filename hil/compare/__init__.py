@@ -1,7 +1,7 @@
 """The device-vs-DSP comparison: one alert stream through the device limiter (firmware_model)
 and the DSP model (hil.model) side by side, every divergence classified and given a cause."""
 
-from hil.compare.core import (  # noqa: F401
+from hil.compare.session import (  # noqa: F401
     CLASSES,
     CLOCK_SKEW,
     CONFIG_DIFFERENCE,
