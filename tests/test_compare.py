@@ -1,4 +1,4 @@
-"""The device-vs-DSP comparison (hil/compare.py): divergence classes, cause attribution by
+"""The device-vs-DSP comparison (hil/compare/): divergence classes, cause attribution by
 replay (no "unknown" bucket), metrics, partitioning, and the check against real DSP results."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from hil.compare import (
     CLASSES,
     CLOCK_SKEW,
     CONFIG_DIFFERENCE,
+    COUNT_MISMATCH,
     CRITICAL_LOST,
     DEVICE_RESET,
     EXTRA_WAN,
@@ -23,14 +24,17 @@ from hil.compare import (
     WINDOW_ALIGNMENT,
     CompareResult,
     Latency,
+    Perturbations,
     RealCheck,
-    Scenario,
     Setup,
     compare_device,
     compare_stream,
+    decisions,
     partition_of,
+    run_pair,
     sessions,
 )
+from hil.errors import ConfigError
 from hil.model.dsp import FORWARD
 from hil.model.policy import PolicyConfig
 from hil.model.streams import Alert, DspResult
@@ -68,23 +72,24 @@ def test_aligned_run_agrees_and_metrics_add_up() -> None:
     assert c["device_suppressed"] > 0 and c["critical_alerts_lost"] == 0
 
 
-@pytest.mark.parametrize("scenario,cause", [
-    (Scenario(latency=Latency(0, 3000)), WAN_LATENCY),
-    (Scenario(skew_ppm=50_000), CLOCK_SKEW),
-    (Scenario(resets=(("D1", 1_100_000), ("D1", 1_200_000))), DEVICE_RESET),
-    (Scenario(resets=(("*", 1_100_000),), reset_mode="snapshot", snapshot_interval_ms=20_000),
+@pytest.mark.parametrize("perturbations,cause", [
+    (Perturbations(latency=Latency(0, 3000)), WAN_LATENCY),
+    (Perturbations(skew_ppm=50_000), CLOCK_SKEW),
+    (Perturbations(resets=(("D1", 1_100_000), ("D1", 1_200_000))), DEVICE_RESET),
+    (Perturbations(resets=(("*", 1_100_000),), reset_mode="snapshot", snapshot_interval_ms=20_000),
      DEVICE_RESET),
-    (Scenario(slots=1), TABLE_EVICTION),
+    (Perturbations(slots=1), TABLE_EVICTION),
 ])
-def test_each_perturbation_is_named_as_the_cause(scenario: Scenario, cause: str) -> None:
-    r = compare_stream(storm(), Setup(CFG, CFG, scenario))
+def test_each_perturbation_is_named_as_the_cause(perturbations: Perturbations, cause: str
+                                                   ) -> None:
+    r = compare_stream(storm(), Setup(CFG, CFG, perturbations))
     assert diverged(r) > 0
     assert causes_of(r) == {cause}
 
 
 def test_fixed_latency_alone_changes_nothing() -> None:
     # a constant shift of every arrival moves every window by the same amount
-    r = compare_stream(storm(), Setup(CFG, CFG, Scenario(latency=Latency(250))))
+    r = compare_stream(storm(), Setup(CFG, CFG, Perturbations(latency=Latency(250))))
     assert diverged(r) == 0
 
 
@@ -115,7 +120,7 @@ def test_classes_lost_and_extra() -> None:
 
 
 def test_combined_perturbations_leave_no_unknown() -> None:
-    sc = Scenario(latency=Latency(100, 2000), skew_ppm=20_000, slots=2,
+    sc = Perturbations(latency=Latency(100, 2000), skew_ppm=20_000, slots=2,
                   resets=(("D1", 1_150_000),))
     r = compare_stream(storm(("D1", "D2"), n=2500), Setup(CFG, CFG.replace(throttle_n=5), sc))
     assert diverged(r) > 0
@@ -124,7 +129,7 @@ def test_combined_perturbations_leave_no_unknown() -> None:
 
 
 perturbations = st.builds(
-    lambda lat, jit, skew, slots, reset, mode, seed: Scenario(
+    lambda lat, jit, skew, slots, reset, mode, seed: Perturbations(
         latency=Latency(lat, jit), skew_ppm=skew, slots=slots,
         resets=(("D1", 1_000_000 + reset),) if reset else (), reset_mode=mode, seed=seed,
         snapshot_interval_ms=5_000),
@@ -136,7 +141,7 @@ perturbations = st.builds(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sc=perturbations, seed=st.integers(0, 10**6),
        dev_n=st.sampled_from((4, 4, 3, 6)))
-def test_every_divergence_carries_a_named_cause(sc: Scenario, seed: int, dev_n: int) -> None:
+def test_every_divergence_carries_a_named_cause(sc: Perturbations, seed: int, dev_n: int) -> None:
     r = compare_stream(storm(("D1",), n=400, seed=seed),
                        Setup(CFG, CFG.replace(throttle_n=dev_n), sc))
     assert UNKNOWN not in causes_of(r), r.examples
@@ -160,7 +165,7 @@ def test_fates_per_alert() -> None:
 
 def test_partition_and_merge_equal_one_run() -> None:
     alerts = storm(tuple(f"D{i}" for i in range(12)), n=4000, seed=3)
-    setup = Setup(CFG, CFG.replace(throttle_n=3), Scenario(latency=Latency(0, 1500)))
+    setup = Setup(CFG, CFG.replace(throttle_n=3), Perturbations(latency=Latency(0, 1500)))
     whole = compare_stream(alerts, setup)
     parts = [compare_stream([a for a in alerts if partition_of(a.device, 3) == p], setup)
              for p in range(3)]
@@ -174,7 +179,7 @@ def test_partition_and_merge_equal_one_run() -> None:
 
 def test_worker_processes_give_the_same_result() -> None:
     alerts = storm(tuple(f"D{i}" for i in range(6)), n=2000, seed=4)
-    setup = Setup(CFG, CFG.replace(throttle_n=3), Scenario(skew_ppm=10_000))
+    setup = Setup(CFG, CFG.replace(throttle_n=3), Perturbations(skew_ppm=10_000))
     assert compare_stream(alerts, setup, jobs=2).counters == compare_stream(alerts, setup).counters
 
 
@@ -191,7 +196,7 @@ def test_sessions_cut_at_idle_gaps_and_reject_backwards_time() -> None:
 def test_session_result_is_independent_of_other_devices() -> None:
     alerts = storm(("D1", "D2"), n=1000)
     d1 = [a for a in alerts if a.device == "D1"]
-    setup = Setup(CFG, CFG, Scenario(latency=Latency(0, 900)))
+    setup = Setup(CFG, CFG, Perturbations(latency=Latency(0, 900)))
     both: list[dict] = []
     compare_stream(alerts, setup, on_fates=both.extend)
     alone, rows = compare_device(d1, setup, fates=True)
@@ -224,11 +229,10 @@ def test_real_dsp_results_check() -> None:
 
 def test_healthy_session_shortcut_matches_the_full_pipelines() -> None:
     # sessions shorter than red_threshold skip the pipelines; the full run must agree
-    from hil.compare import _pair
-    sc = Scenario(latency=Latency(0, 4000), skew_ppm=30_000, resets=(("D1", 1_000_050),))
+    sc = Perturbations(latency=Latency(0, 4000), skew_ppm=30_000, resets=(("D1", 1_000_050),))
     setup = Setup(CFG, CFG.replace(throttle_n=2), sc)
     alerts = [Alert(i, "D1", 1_000_000 + 20 * i, CODES[i % 5], None, i + 1) for i in range(9)]
-    full = _pair(alerts, setup, frozenset(), {})
+    full = run_pair(alerts, setup)
     assert full.dsp == [FORWARD] * 9 and full.dev.dec == [FORWARD] * 9
     assert full.dev.wan == [(a.t_ms, i) for i, a in enumerate(alerts)]   # no summary frame
     r, rows = compare_device(alerts, setup, fates=True)
@@ -239,62 +243,57 @@ def test_healthy_session_shortcut_matches_the_full_pipelines() -> None:
 # -- resets as the board does them (firmware_model/board.py) -----------------------------------
 
 
-def _dev_decisions(sc: Scenario, alerts: list[Alert] | None = None) -> list[int]:
-    from hil.compare import decisions
-
+def _dev_decisions(sc: Perturbations, alerts: list[Alert] | None = None) -> list[int]:
     return decisions(alerts or storm(n=600, seed=3), Setup(CFG, CFG, sc))[1]
 
 
 def test_a_soft_reset_restores_the_exact_state() -> None:
     # the firmware flushes before an orderly restart: as if there had been no reset at all
-    plain = _dev_decisions(Scenario(tick_start=5))
+    plain = _dev_decisions(Perturbations(tick_start=5))
     for ticks in ("continue", "restart"):
-        soft = _dev_decisions(Scenario(tick_start=5, reset_mode="snapshot", reset_ticks=ticks,
-                                       resets=(("D1", 1_150_000, "soft"),
-                                               ("D1", 1_400_000, "soft"))))
+        soft = _dev_decisions(Perturbations(tick_start=5, reset_mode="snapshot",
+                                            reset_ticks=ticks,
+                                            resets=(("D1", 1_150_000, "soft"),
+                                                    ("D1", 1_400_000, "soft"))))
         assert soft == plain
 
 
 def test_an_unexpected_reset_loses_what_changed_since_the_last_write() -> None:
-    plain = _dev_decisions(Scenario(tick_start=5))
+    plain = _dev_decisions(Perturbations(tick_start=5))
     kw: dict = {"tick_start": 5, "reset_mode": "snapshot", "snapshot_interval_ms": 60_000}
-    hard = _dev_decisions(Scenario(resets=(("D1", 1_150_000, "hard"),), **kw))
+    hard = _dev_decisions(Perturbations(resets=(("D1", 1_150_000, "hard"),), **kw))
     assert hard != plain
     # only a soft reset gets to flush; the kind defaults to hard
     for kind in ("watchdog", "brownout"):
-        assert _dev_decisions(Scenario(resets=(("D1", 1_150_000, kind),), **kw)) == hard
-    assert _dev_decisions(Scenario(resets=(("D1", 1_150_000),), **kw)) == hard
+        assert _dev_decisions(Perturbations(resets=(("D1", 1_150_000, kind),), **kw)) == hard
+    assert _dev_decisions(Perturbations(resets=(("D1", 1_150_000),), **kw)) == hard
     # without flash (mode lost) even a soft reset loses the state
-    lost = _dev_decisions(Scenario(tick_start=5, resets=(("D1", 1_150_000, "soft"),)))
+    lost = _dev_decisions(Perturbations(tick_start=5, resets=(("D1", 1_150_000, "soft"),)))
     assert lost != plain
 
 
 def test_reset_and_scenario_errors_are_typed() -> None:
-    from hil.errors import ConfigError
-
     for bad in ({"resets": (("D1", 5, "reboot"),)}, {"resets": (("D1",),)},
                 {"reset_ticks": "sometimes"}, {"snapshot_interval_ms": -1}):
         with pytest.raises(ConfigError):
-            Scenario(**bad)  # type: ignore[arg-type]
+            Perturbations(**bad)  # type: ignore[arg-type]
 
 
 def test_a_reset_at_an_alerts_own_ms_can_fall_before_or_after_it() -> None:
     alerts = storm(n=600, seed=3)
     t = alerts[300].t_ms
     kw: dict = {"tick_start": 5, "reset_mode": "snapshot", "snapshot_interval_ms": 60_000}
-    before = _dev_decisions(Scenario(resets=(("D1", t, "hard", "before"),), **kw), alerts)
-    after = _dev_decisions(Scenario(resets=(("D1", t, "hard", "after"),), **kw), alerts)
-    default = _dev_decisions(Scenario(resets=(("D1", t, "hard"),), **kw), alerts)
+    before = _dev_decisions(Perturbations(resets=(("D1", t, "hard", "before"),), **kw), alerts)
+    after = _dev_decisions(Perturbations(resets=(("D1", t, "hard", "after"),), **kw), alerts)
+    default = _dev_decisions(Perturbations(resets=(("D1", t, "hard"),), **kw), alerts)
     assert default == before
     # the alert at that ms is decided by the old state (after) or the restored one (before)
     assert before[:300] == after[:300] and before != after
 
 def test_a_reset_after_the_last_alert_loses_unreported_counts() -> None:
-    from hil.compare import COUNT_MISMATCH
-
     # a stuck code every 100 ms: suppressed alerts pile up between 5 s summaries
     alerts = [Alert(i, "D1", 1_000_000 + 100 * i, 0x8F01, None, i + 1) for i in range(300)]
-    sc = Scenario(resets=(("D1", alerts[-1].t_ms + 500, "hard"),))  # mode lost: no flash
+    sc = Perturbations(resets=(("D1", alerts[-1].t_ms + 500, "hard"),))  # mode lost: no flash
     r = compare_stream(alerts, Setup(CFG, CFG, sc))
     assert r.counters[COUNT_MISMATCH] > 0 and causes_of(r) == {DEVICE_RESET}
     assert compare_stream(alerts, Setup(CFG, CFG)).counters[COUNT_MISMATCH] == 0
