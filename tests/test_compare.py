@@ -1,14 +1,25 @@
 """The device-vs-DSP comparison (hil/compare/): divergence classes, cause attribution by
-replay (no "unknown" bucket), metrics, partitioning, and the check against real DSP results."""
+replay (no "unknown" bucket), metrics, partitioning, the check against real DSP results, and
+the device replay pinned to the board firmware it replays (firmware_model/board.py)."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emulator.boardfile import load
+from emulator.clock import VirtualClock
+from emulator.engine import create_engine
+from emulator.flash import FlashFs
+from firmware_model import limiter, wire
+from firmware_model.board import RESET_KINDS
+from firmware_model.ticks import TICKS_PERIOD
 from hil.compare import (
     CLASSES,
     CLOCK_SKEW,
@@ -23,6 +34,8 @@ from hil.compare import (
     WAN_LATENCY,
     WINDOW_ALIGNMENT,
     CompareResult,
+    DeviceReplay,
+    DeviceRun,
     Latency,
     Perturbations,
     RealCheck,
@@ -35,9 +48,12 @@ from hil.compare import (
     sessions,
 )
 from hil.errors import ConfigError
+from hil.frames import decode_fast
 from hil.model.dsp import FORWARD
 from hil.model.policy import PolicyConfig
 from hil.model.streams import Alert, DspResult
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CFG = PolicyConfig(device_window_ms=10_000, amber_threshold=5, red_threshold=10,
                    code_window_ms=10_000, code_limit=3, throttle_n=4, summary_interval_ms=5_000)
@@ -297,3 +313,149 @@ def test_a_reset_after_the_last_alert_loses_unreported_counts() -> None:
     r = compare_stream(alerts, Setup(CFG, CFG, sc))
     assert r.counters[COUNT_MISMATCH] > 0 and causes_of(r) == {DEVICE_RESET}
     assert compare_stream(alerts, Setup(CFG, CFG)).counters[COUNT_MISMATCH] == 0
+
+
+# -- the replay against the board itself ---------------------------------------------------------
+# hil/harness/metrics.py trusts DeviceReplay to do what a board does, so that any difference is
+# the board's defect; here the board is firmware_model/board.py itself (through the cpython
+# engine: a reset boots a new Board from the emulated flash, as on a real MCU), driven as
+# hil/harness/runner.py drives a virtual-clock board.
+
+BOARD_CFG = PolicyConfig(device_window_ms=20_000, amber_threshold=5, red_threshold=10,
+                         code_window_ms=15_000, code_limit=3, throttle_n=4,
+                         summary_interval_ms=5_000)
+PERSIST_MS = 5_000
+POLL_MS = 1_000
+TICKS0 = TICKS_PERIOD - 40_000  # the board's ticks wrap 40 s into the run
+BOARD_CODES = (0x8F01, 0x8F02, 0x8F03, 0x8F04, 0x8F05, 0x8F06, 0x8F3F)
+DECISION = {"S": limiter.SUPPRESS, "F": limiter.FORWARD,
+            "T": limiter.FORWARD | limiter.STARTED}
+
+
+class BoardUnderTest:
+    """An emulated hub (limiter in the hub) on a virtual clock that starts at event time 0."""
+
+    def __init__(self, tmp: Path, slots: int) -> None:
+        spec = replace(load(ROOT / "boards" / "emulated-chub.toml"), slots=slots,
+                       poll_ms=POLL_MS, persist_ms=PERSIST_MS, config=BOARD_CFG.to_device_dict())
+        self.raw: list[bytes] = []
+        self.lines: list[tuple[int, str, list[str]]] = []
+        self.engine = create_engine("cpython", spec, self.raw.append, FlashFs(tmp / "flash"),
+                                    VirtualClock(TICKS0))
+        self.engine.start()
+        self.seq = 0
+        self.now = 0
+
+    def cmd(self, verb: str, *args: str) -> list[tuple[int, str, list[str]]]:
+        self.seq += 1
+        self.engine.feed(wire.encode(wire.HOST_MARK, self.seq, verb, " ".join(args) or None))
+        got = [wire.decode(b, wire.DEVICE_MARK)[:3] for b in self.raw]
+        self.raw.clear()
+        self.lines += got
+        assert [x[1] for x in got if x[1] in ("ACK", "NAK") and x[2][0] == str(self.seq)] \
+            == ["ACK"], got
+        return got
+
+    def advance_to(self, t: int) -> None:
+        if t > self.now:
+            self.cmd("ADVANCE", str(t - self.now))
+            self.now = t
+
+    def alert(self, t: int, code: int) -> int:
+        self.advance_to(t)
+        ack = self.cmd("ALERT", f"{code:04X}", "esme")[-1]
+        return DECISION[dict(a.split("=", 1) for a in ack[2][1:])["hub"]]
+
+    def reset(self, t: int, kind: str) -> None:
+        self.advance_to(t)
+        boot = self.cmd("RESET", kind)[-1]
+        assert boot[1] == "EVENT" and f"cause={kind}" in boot[2], boot
+
+    def frames(self) -> list[tuple[int, Any]]:
+        """(event time, decoded frame) of every frame the board sent north."""
+        return [((int(x[2][0]) - TICKS0) % TICKS_PERIOD, decode_fast(bytes.fromhex(x[2][1])))
+                for x in self.lines if x[1] == "FRAME"]
+
+
+def _replay_against_board(tmp: Path, alerts: list[Alert], resets: list[tuple[int, str, str]],
+                          slots: int = 16) -> DeviceRun:
+    """The same alerts and resets through the replay and through the board: the same decision
+    per alert, the same suppressed count per code, the same frames north at the same times."""
+    p = Perturbations(resets=tuple(("hub", *r) for r in resets), reset_mode="snapshot",
+                      snapshot_interval_ms=PERSIST_MS, booted_ms=0, reset_ticks="continue",
+                      slots=slots, poll_interval_ms=POLL_MS, tick_start=TICKS0)
+    replay = DeviceReplay(BOARD_CFG, p)
+    run = replay.run(alerts)
+
+    board = BoardUnderTest(tmp, slots)
+    pending = p.resets_for("hub")  # (t_ms, kind, after), in the order the replay takes them
+    dec = []
+    for a in alerts:
+        while pending and (pending[0][0] < a.t_ms or (
+                pending[0][0] == a.t_ms and not pending[0][2])):
+            t, kind, _ = pending.pop(0)
+            board.reset(t, kind)
+        dec.append(board.alert(a.t_ms, a.code))
+    for t, kind, _ in pending:
+        board.reset(t, kind)
+    board.advance_to(board.now + 3 * replay.tail_ms)  # long after every window has closed
+    frames = board.frames()
+    reported: dict[int, int] = {}
+    for _, f in frames:
+        if f.is_summary and f.summary_kind in (limiter.ONGOING, limiter.CLOSED):
+            code = int(f.suppressed_code, 16)
+            reported[code] = reported.get(code, 0) + f.suppressed_count
+
+    assert dec.count(limiter.SUPPRESS) > 100 and len(reported) > 1  # thinned and reported
+    for i, (mine, real) in enumerate(zip(run.dec, dec, strict=True)):
+        assert mine == real, f"alert {i} at t={alerts[i].t_ms}: replay {mine}, board {real}"
+    assert run.reported == reported
+    assert [t for t, _ in run.wan] == [t for t, _ in frames]
+    return run
+
+
+def _edge_storm() -> list[Alert]:
+    # 10 alerts/s for a minute, seven codes (more than a table of 4 slots holds) of which one
+    # is never-throttle, two at the same ms now and then, and alerts at the edges used below
+    rng = random.Random(9)
+    times = sorted([*range(0, 60_001, 100), *range(0, 60_001, 3_700), 4_999, 19_999, 24_999,
+                    29_998, 44_999, 45_001])
+    return [Alert(i, "hub", t, rng.choice(BOARD_CODES), None, i + 1) for i, t in enumerate(times)]
+
+
+EDGE_RESETS = [
+    (4_999, "hard", "before"),     # nothing written yet: the board comes back empty
+    (10_000, "soft", "before"),    # flushes: nothing lost; and the next write is due at 15 s
+    (15_000, "hard", "before"),    # the write due at this very ms comes first (during ADVANCE)
+    (19_999, "watchdog", "after"),  # 1 ms before the next write is due: back to 15 s
+    (24_999, "brownout", "after"),  # due at this ms: written as the clock gets there, so the
+                                    # reset after the alert loses that alert only
+    (29_998, "hard", "after"),     # 1 ms short again
+    (35_000, "hard", "before"),    # two resets at one ms, around the alert at that ms
+    (35_000, "soft", "after"),
+    (45_001, "watchdog", "before"),  # 1 ms after a write
+    (62_500, "hard", "before"),    # after the last alert: unreported counts are lost
+    (70_000, "soft", "before"),
+]
+
+
+@pytest.mark.parametrize("slots", [16, 4])
+def test_the_replay_is_the_board_across_resets_of_every_kind(tmp_path: Path, slots: int) -> None:
+    run = _replay_against_board(tmp_path, _edge_storm(), EDGE_RESETS, slots)
+    assert (run.overflow_uses > 0) == (slots < len(BOARD_CODES))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_replay_is_the_board_on_random_storms_and_resets(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    alerts, t = [], 0
+    for i in range(900):
+        # mostly a storm; now and then a gap around persist_ms, or a long quiet
+        storming = rng.random() < 0.95
+        t += rng.choice((0, 1, 50, 100, 100, 100, 250, 250, 999, 1000, 1001)) if storming \
+            else rng.choice((4_999, 5_000, 5_001, 30_000))
+        alerts.append(Alert(i, "hub", t, rng.choice(BOARD_CODES), None, i + 1))
+    resets = sorted({(rng.choice(alerts).t_ms + rng.choice((0, 0, 1, -1, PERSIST_MS, 333)),
+                      rng.choice(RESET_KINDS), rng.choice(("before", "after")))
+                     for _ in range(12)})
+    _replay_against_board(tmp_path, alerts, resets, rng.choice((16, 4)))
