@@ -45,7 +45,7 @@ class DeviceReplay:
         self.cfg = cfg
         self.perturbations = perturbations
         self.ppm = perturbations.skew_ppm if skew else 0
-        self.resets = resets
+        self.apply_resets = resets
         self.slots = perturbations.slots if slots is None else slots
         self.poll_ms = perturbations.poll_interval_ms or max(1000, cfg.summary_interval_ms // 2)
         # past this long after its last alert a session's limiter has closed every window and
@@ -59,7 +59,7 @@ class DeviceReplay:
         tail = self.tail_ms
         board = _Board(self, alerts[0].device, t0)
         resets = [r for r in p.resets_for(alerts[0].device) if r[0] >= t0] \
-            if self.resets else []
+            if self.apply_resets else []
         ri = 0
         prev_t = t0
         for i, a in enumerate(alerts):
