@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hil.compare import Latency, Scenario, Setup, compare_stream  # noqa: E402
+from hil.compare import Latency, Perturbations, Setup, compare_stream  # noqa: E402
 from hil.model.policy import PolicyConfig  # noqa: E402
 from hil.model.streams import Alert  # noqa: E402
 
@@ -73,7 +73,7 @@ def main() -> None:
     gen_rate = base_n / (time.perf_counter() - t0)
     rss0 = peak_rss_mb()
 
-    setup = Setup(CFG, CFG, Scenario(latency=Latency(50, args.latency_jitter_ms)))
+    setup = Setup(CFG, CFG, Perturbations(latency=Latency(50, args.latency_jitter_ms)))
     # A run 10x smaller first: peak RSS is a high-water mark, so the ratio of the full run's
     # peak to this one's shows (or refutes) bounded memory within one invocation.
     small_n = max(1, args.alerts // 10)

@@ -1,6 +1,6 @@
 """The proof that the two independent implementations agree: with the same configuration, one
 device, no reset, no latency and no skew, the device limiter (firmware_model/limiter.py) and
-the DSP model (hil/dsp.py) decide identically alert by alert (docs/policy.md), including the
+the DSP model (hil/model/dsp.py) decide identically alert by alert (docs/policy.md), including the
 STARTED flag, across random storms, random configurations and random tick starts (so the
 device's 2**30 tick wrap is crossed), and the device's summaries report exactly what the DSP
 discarded."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hil.compare import Scenario, Setup, compare_device, decisions
+from hil.compare import Perturbations, Setup, compare_device, decisions
 from hil.model.policy import PolicyConfig
 from hil.model.streams import Alert
 
@@ -51,7 +51,7 @@ def _alerts(storm: list[tuple[int, int]], t0: int) -> list[Alert]:
 def test_device_and_dsp_decide_identically(cfg: PolicyConfig, storm: list[tuple[int, int]],
                                            t0: int, tick_start: int | None) -> None:
     alerts = _alerts(storm, t0)
-    setup = Setup(cfg, cfg, Scenario(tick_start=tick_start))
+    setup = Setup(cfg, cfg, Perturbations(tick_start=tick_start))
     dsp, dev = decisions(alerts, setup)
     for i, (a, b) in enumerate(zip(dsp, dev, strict=True)):
         assert a == b, f"alert {i} (t={alerts[i].t_ms}, code {alerts[i].code:#06x}): " \
@@ -62,7 +62,7 @@ def test_device_and_dsp_decide_identically(cfg: PolicyConfig, storm: list[tuple[
 @given(cfg=configs, storm=storms)
 def test_aligned_comparison_has_no_divergence_of_any_class(cfg: PolicyConfig,
                                                            storm: list[tuple[int, int]]) -> None:
-    res, _ = compare_device(_alerts(storm, 5_000), Setup(cfg, cfg, Scenario()))
+    res, _ = compare_device(_alerts(storm, 5_000), Setup(cfg, cfg, Perturbations()))
     c = res.counters
     assert c["agree"] == c["alerts"]
     assert c["lost_at_device"] == c["extra_wan_traffic"] == 0

@@ -8,8 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from emulator import faults
-from hil.compare import Scenario as CompareScenario
-from hil.compare import _run_device
+from hil.compare import DeviceReplay, Perturbations
 from hil.harness.metrics import NOT_COMPARABLE, BoardRun, evaluate
 from hil.harness.scenarios import NAMED_CAUSES
 from hil.model.policy import load_config
@@ -23,10 +22,10 @@ def _board(events: list[tuple[int, int, str]], resets: list[tuple[int, str]] | N
     """What a faithful board would have recorded: the limiter's decisions and summaries."""
     cfg = load_config(None)
     alerts = [Alert(i, "hub", t, c, None, 0) for i, (t, c, _) in enumerate(events)]
-    sc = CompareScenario(resets=tuple(("*", t, k) for t, k in resets or ()),
-                         reset_mode="snapshot", booted_ms=0, reset_ticks="continue",
-                         slots=slots, poll_interval_ms=1000, tick_start=0)
-    dev = _run_device(alerts, cfg, sc, skew=False, resets=True, slots=slots)
+    sc = Perturbations(resets=tuple(("*", t, k) for t, k in resets or ()),
+                       reset_mode="snapshot", booted_ms=0, reset_ticks="continue",
+                       slots=slots, poll_interval_ms=1000, tick_start=0)
+    dev = DeviceReplay(cfg, sc, skew=False).run(alerts)
     frames: list[Any] = [SimpleNamespace(is_summary=True, summary_kind=2, alert_code=None,
                                          suppressed_code=f"0x{code:04X}", suppressed_count=n,
                                          originator_title=None)

@@ -22,17 +22,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from firmware_model.board import RESET_KINDS
 from hil.compare import (
+    CLASSES,
+    CompareResult,
     Latency,
+    Perturbations,
     RealCheck,
-    Scenario,
     Setup,
     compare_stream,
-    table,
-    write_json,
 )
 from hil.errors import ConfigError, InputError
 from hil.model.policy import load_config
@@ -95,11 +95,11 @@ def _resets(specs: list[str]) -> tuple[tuple[Any, ...], ...]:
 def run(args: argparse.Namespace) -> int:
     dev_cfg = load_config(args.config)
     dsp_cfg = load_config(args.dsp_config) if args.dsp_config else dev_cfg
-    scenario = Scenario(latency=Latency.parse(args.latency_ms), skew_ppm=args.skew_ppm,
-                        resets=_resets(args.reset), reset_mode=args.reset_mode,
-                        snapshot_interval_ms=args.snapshot_interval_ms, slots=args.slots,
-                        seed=args.seed)
-    setup = Setup(dsp_cfg=dsp_cfg, dev_cfg=dev_cfg, scenario=scenario)
+    perturbations = Perturbations(
+        latency=Latency.parse(args.latency_ms), skew_ppm=args.skew_ppm,
+        resets=_resets(args.reset), reset_mode=args.reset_mode,
+        snapshot_interval_ms=args.snapshot_interval_ms, slots=args.slots, seed=args.seed)
+    setup = Setup(dsp_cfg=dsp_cfg, dev_cfg=dev_cfg, perturbations=perturbations)
     if not Path(args.alerts).is_file():
         raise InputError(f"{args.alerts}: no such file")
 
@@ -142,3 +142,52 @@ def run(args: argparse.Namespace) -> int:
         print(f"hil compare: {len(bad)} bad input row(s); first: {bad[0]}", file=sys.stderr)
         status = 1
     return status
+
+
+# -- presentation -------------------------------------------------------------------------------
+
+
+def table(result: CompareResult, real: RealCheck | None = None,
+          bad_rows: list[BadRow] | None = None) -> str:
+    """The text report: metrics, divergences by class and cause, the real-DSP check, bad rows."""
+    m = result.metrics()
+    lines = ["metric                          value", "-" * 48]
+    for k, v in m.items():
+        lines.append(f"{k:<31} {v}")
+    lines += ["", "divergence (device-only vs DSP-only)   count  causes", "-" * 72]
+    for cls in CLASSES:
+        causes = result.causes.get(cls, {})
+        cs = ", ".join(f"{k}={v}" for k, v in sorted(causes.items(), key=lambda x: -x[1]))
+        lines.append(f"{cls:<38} {result.counters[cls]:>6}  {cs}")
+    if real is not None:
+        lines += ["", "real DSP results                count", "-" * 48]
+        for k, v in real.counters.items():
+            lines.append(f"{k:<31} {v}")
+        for e in real.examples[:10]:
+            lines.append(f"  results line {e['result_line']}: {e['device_id']} "
+                         f"{e['alert_code']} t_ms={e['t_ms']}: {'; '.join(e['problems'])}")
+    if bad_rows:
+        lines += ["", f"bad input rows: {len(bad_rows)}"]
+        lines += [f"  {b}" for b in bad_rows[:20]]
+        if len(bad_rows) > 20:
+            lines.append(f"  ... and {len(bad_rows) - 20} more (all in the JSON output)")
+    return "\n".join(lines)
+
+
+def write_json(out: IO[str], result: CompareResult, setup: Setup, real: RealCheck | None,
+               bad_rows: list[BadRow]) -> None:
+    """The full result as one JSON document (--json; schema in docs/dsp-model.md)."""
+    p = setup.perturbations
+    doc = result.to_dict() | {
+        "dsp_config": setup.dsp_cfg.to_dict(), "device_config": setup.dev_cfg.to_dict(),
+        # "scenario": the perturbations, under the output's established key
+        "scenario": {"latency": {"base_ms": p.latency.base_ms, "jitter_ms": p.latency.jitter_ms,
+                                 "per_device": dict(p.latency.per_device)},
+                     "skew_ppm": p.skew_ppm, "resets": [list(r) for r in p.resets],
+                     "reset_mode": p.reset_mode, "slots": p.slots, "seed": p.seed},
+        "real_dsp": real.to_dict() if real is not None else None,
+        "bad_rows": [b.to_dict() for b in bad_rows],
+        "hard_failures": result.hard_failures,
+    }
+    json.dump(doc, out, indent=2)
+    out.write("\n")

@@ -7,12 +7,13 @@ letters), the frames it sent north, its resets. Here that is set against
   times: the device-vs-DSP divergences, per alert, and per code the suppressed count the board
   reported in its summaries against the count the DSP discarded;
 * firmware_model's limiter run in-process on the same stream with the board's own reset and
-  persistence behaviour (hil.compare's device-only pipeline, `Scenario(reset_mode="snapshot",
-  snapshot_interval_ms=persist_ms, ...)`): the board runs that code, so any difference is an
-  engine or porting defect (`model_mismatch`), and where the board matches it, hil.compare's
-  attribution (replays with one perturbation removed at a time) names the cause of every
-  divergence. A divergence the model does not reproduce, or that no perturbation explains, is
-  `unknown`: the property "no divergence of unknown cause" makes it a failure.
+  persistence behaviour (hil.compare's device-only pipeline, `DeviceReplay` with
+  `Perturbations(reset_mode="snapshot", snapshot_interval_ms=persist_ms, ...)`): the board
+  runs that code, so any difference is an engine or porting defect (`model_mismatch`), and
+  where the board matches it, hil.compare's attribution (replays with one perturbation removed
+  at a time) names the cause of every divergence. A divergence the model does not reproduce,
+  or that no perturbation explains, is `unknown`: the property "no divergence of unknown
+  cause" makes it a failure.
 
 Nothing here talks to a board; the same inputs always give the same metrics."""
 
@@ -30,7 +31,7 @@ from hil.compare import (
     EXTRA_WAN,
     LOST_AT_DEVICE,
     UNKNOWN,
-    Scenario,
+    Perturbations,
     Setup,
     compare_device,
 )
@@ -82,7 +83,7 @@ def evaluate(run: BoardRun) -> Evaluation:
     dev_fwd = [("S" not in d) for d in decisions]
     groups = _groups(events, run.per_source)
     comparable = bool(decisions) and all(len(d) == 1 for d in decisions)
-    setup = Setup(dsp_cfg=cfg, dev_cfg=cfg, scenario=Scenario(
+    setup = Setup(dsp_cfg=cfg, dev_cfg=cfg, perturbations=Perturbations(
         resets=tuple(("*", *r) for r in run.resets), reset_mode="snapshot",
         snapshot_interval_ms=run.persist_ms, booted_ms=0,
         reset_ticks="continue" if run.ticks_continue else "restart", slots=run.slots,
