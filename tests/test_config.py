@@ -1,4 +1,4 @@
-"""Host-side config vocabulary (hil/config.py) against docs/policy.md."""
+"""Host-side config vocabulary (hil/model/policy.py) against docs/policy.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DSP model (hil/dsp.py) against expectations derived by hand from docs/policy.md."""
+"""DSP model (hil/model/dsp.py) against expectations derived by hand from docs/policy.md."""
 
 from __future__ import annotations
 

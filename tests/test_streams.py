@@ -1,4 +1,4 @@
-"""Alert-stream and DSP-results readers (hil/streams.py): typed bad rows with line numbers,
+"""Alert-stream and DSP-results readers (hil/model/streams.py): typed bad rows with line numbers,
 reading goes on."""
 
 from __future__ import annotations

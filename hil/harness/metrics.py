@@ -1,6 +1,6 @@
 """What one board x scenario run measured, and why the board and the DSP disagree.
 
-The runner (hil/runner.py) records what the board did: its decision for every alert (the ACK
+The runner (hil/harness/runner.py, hil/harness/drive/) records what the board did: its decision for every alert (the ACK
 letters), the frames it sent north, its resets. Here that is set against
 
 * the DSP model (`hil.model.dsp`, via hil.compare's DSP-only pipeline) on the same alerts at the same
