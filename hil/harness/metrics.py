@@ -1,7 +1,7 @@
 """What one board x scenario run measured, and why the board and the DSP disagree.
 
-The runner (hil/harness/runner.py, hil/harness/drive/) records what the board did: its decision for every alert (the ACK
-letters), the frames it sent north, its resets. Here that is set against
+The scenario driver (hil/harness/drive/) records what the board did: its decision for every
+alert (the ACK letters), the frames it sent north, its resets. Here that is set against
 
 * the DSP model (`hil.model.dsp`, via hil.compare's DSP-only pipeline) on the same alerts at the same
   times: the device-vs-DSP divergences, per alert, and per code the suppressed count the board
