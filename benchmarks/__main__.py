@@ -12,6 +12,9 @@ ALL = ["codec", "limiter", "dsp", "compare", "emulator", "engines"]
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
     names = argv or ALL
     unknown = [n for n in names if n not in ALL]
     if unknown:
