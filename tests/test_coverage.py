@@ -162,6 +162,37 @@ def test_cli_on_a_missing_or_foreign_history_is_one_line_and_exit_2(
     assert (path.read_bytes() if path.exists() else None) == content
 
 
+def test_cli_on_a_history_damaged_past_its_schema_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    db = history.connect(path)
+    for n in range(40):  # some pages of results
+        _night(db, f"r{n}", n)
+    db.close()
+    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    for off in range(2 * page, len(data), page):  # the schema (page 1) readable, the rest not
+        data[off:off + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    r = subprocess.run([sys.executable, "-m", "hil.cli", "history", "check", "--history",
+                        str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"hil history: error: {path}: unreadable history "
+                                     "(database disk image is malformed)"]
+
+
+@pytest.mark.parametrize("option", [["--every", "0"], ["--every", "nan"], ["--grace", "-1"],
+                                    ["--stale", "inf"], ["--every", "1e300"], ["--last", "0"],
+                                    ["--last", str(10**30)]])
+def test_cli_bad_option_values_are_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]) -> None:
+    db = history.connect(tmp_path / "h.sqlite")
+    _clean(db)
+    db.close()
+    assert main(["history", "check", "--history", str(tmp_path / "h.sqlite"), *option]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"hil history: error: {option[0]} ")
+
+
 def test_cli_reads_an_older_history_without_changing_it(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     old = sqlite3.connect(path)

@@ -19,6 +19,8 @@ import json
 from hil.errors import InputError
 
 HELP = "check the history of nightly runs for gaps in coverage"
+MAX_HOURS = 100_000  # about 11 years: far beyond any use, well within what datetime can add
+MAX_RUNS = 1_000_000  # and within what SQLite's LIMIT takes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,31 +29,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--history", default="reports/history.sqlite", metavar="DB",
                    help="SQLite history (default %(default)s)")
-    c.add_argument("--every", type=float, default=24.0, metavar="HOURS",
-                   help="a run is expected every HOURS (default %(default)g)")
-    c.add_argument("--grace", type=float, default=None, metavar="HOURS",
+    # the defaults live in hil.report.coverage (not imported here: CLI start-up); None = theirs
+    c.add_argument("--every", type=float, metavar="HOURS",
+                   help="a run is expected every HOURS (default 24)")
+    c.add_argument("--grace", type=float, metavar="HOURS",
                    help="how late a run may start before it counts as missed (default a "
                    "quarter of --every: 6 h for the nightly)")
-    c.add_argument("--stale", type=float, default=2.0, metavar="HOURS",
-                   help="a run still 'running' this long after its start has died "
-                   "(default %(default)g)")
-    c.add_argument("--last", type=int, default=14, metavar="N",
-                   help="look at the last N runs (default %(default)s, the trend page's)")
+    c.add_argument("--stale", type=float, metavar="HOURS",
+                   help="a run still 'running' this long after its start has died (default 2)")
+    c.add_argument("--last", type=int, metavar="N",
+                   help="look at the last N runs (default 14, the trend page's)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from hil.report import coverage, history
 
-    if args.every <= 0:
+    given = {k: getattr(args, k) for k in ("every", "grace", "stale", "last")
+             if getattr(args, k) is not None}
+    for k in ("every", "grace", "stale"):  # NaN fails the comparison too
+        if k in given and not 0 <= given[k] <= MAX_HOURS:
+            raise InputError(f"--{k} must be between 0 and {MAX_HOURS} hours")
+    if given.get("every") == 0:
         raise InputError("--every must be more than 0 hours")
-    if (args.grace is not None and args.grace < 0) or args.stale < 0:
-        raise InputError("--grace and --stale must be 0 hours or more")
-    if args.last < 1:
-        raise InputError("--last must be at least 1")
+    if not 1 <= given.get("last", 1) <= MAX_RUNS:
+        raise InputError(f"--last must be between 1 and {MAX_RUNS}")
     db = history.open_readonly(args.history)
     try:
-        cov = coverage.check(db, args.every, args.grace, args.stale, args.last)
+        cov = coverage.check(db, **given)
+    except sqlite3.DatabaseError as e:  # a damaged page further in than the schema
+        raise InputError(f"{args.history}: unreadable history ({e})") from None
     finally:
         db.close()
     if args.json:
