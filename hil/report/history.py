@@ -188,20 +188,17 @@ def verdicts(db: sqlite3.Connection,
     return out
 
 
-# The figures the trend page plots per scenario across nights: from a result's metrics JSON,
-# or, for a row recorded before it was kept, from the columns (the per-alert divergences only).
-FIGURES = ("wan_reduction_pct", "divergences_all", "divergences_unknown", "wall_s")
-
-
 def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
 def figures(db: sqlite3.Connection,
             run_ids: list[str]) -> dict[tuple[str, str], dict[str, dict[str, float | None]]]:
-    """(board, scenario) -> run_id -> FIGURES: `divergences_all` is every device-vs-DSP
-    divergence (per alert and per-code count mismatches), `divergences_unknown` those of them
-    with no named cause (None where not measured)."""
+    """(board, scenario) -> run_id -> the figures the trend page plots across nights:
+    `wan_reduction_pct`, `divergences_all` (every device-vs-DSP divergence: per alert and
+    per-code count mismatches), `divergences_unknown` (those of them with no named cause) and
+    `wall_s`; None where not measured. From a result's metrics JSON, or, for a row recorded
+    before it was kept, from the columns (the per-alert divergences only)."""
     out: dict[tuple[str, str], dict[str, dict[str, float | None]]] = defaultdict(dict)
     if not run_ids:
         return {}
@@ -237,7 +234,7 @@ class Trend:
     flagged_boards: dict[str, str]  # board -> why
     flagged_scenarios: dict[str, str]  # scenario -> why
     records: dict[str, RunRecord]  # run_id -> its row (start, status, folder)
-    figures: dict[tuple[str, str], dict[str, dict[str, float | None]]]  # see `figures`
+    figures: dict[tuple[str, str], dict[str, dict[str, float | None]]]  # see figures()
 
 
 LAST_RUNS = 14  # the trend page's window (and the coverage check's)

@@ -74,7 +74,7 @@ def plot_png(r: ScenarioResult) -> str | None:
 
 
 # The trend page's panels: (title, lines, least span of the y axis, its cap), a line being
-# (figure of history.FIGURES, line style, label suffix). The least span keeps run-to-run noise
+# (a figure of history.figures(), line style, label suffix). The least span keeps run-to-run noise
 # of a tenth of a percent from filling a panel as if it were a drift.
 TREND_PANELS = (
     ("WAN reduction (%)", (("wan_reduction_pct", "-", ""),), 10.0, 100.0),
