@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "boards": "hil.commands.boards",
     "deploy": "hil.commands.deploy",
     "report": "hil.commands.report",
+    "history": "hil.commands.history",
 }
 
 

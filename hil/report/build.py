@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from hil.harness.results import RunFolder, ScenarioResult, atomic_write, atomic_write_json
-from hil.report import history
+from hil.report import coverage, history
 from hil.report.html import html_report, trend_html
 from hil.report.junit import junit_xml
+from hil.report.plot import trend_pngs
 from hil.report.totals import summary
 
 
@@ -43,9 +44,11 @@ def build(folder: RunFolder, history_db: str | Path | None = None,
                 history.record_run(db, str(manifest.get("run_id", folder.path.name)), manifest,
                                    results, folder.path)
             paths["trend"] = folder.path / "trend.html"
-            text = trend_html(history.trend(db))
-            atomic_write(paths["trend"], text)
-            atomic_write(Path(history_db).parent / "trend.html", text)
+            t, root = history.trend(db), Path(history_db).parent
+            cov, plots = coverage.check(db), trend_pngs(t)
+            # the same page twice, its links relative to where each copy sits
+            for page in (paths["trend"], root / "trend.html"):
+                atomic_write(page, trend_html(t, cov, plots, page.parent, root))
         finally:
             db.close()
     return paths

@@ -30,7 +30,11 @@ Trend rules: a board is *unhealthy on a night* if any of its scenarios ended in 
 (infrastructure), or if at least half of its attempted scenarios failed (something board-wide).
 A board is flagged when it was unhealthy on each of the last `nights` (default 2) runs that
 included it. A scenario is flagged when it failed (verdict `fail`) on a board that was healthy
-that night, on each of the last `nights` runs: that is the code, not the rig."""
+that night, on each of the last `nights` runs: that is the code, not the rig.
+
+Reading (`open_readonly`, `run_records`, `verdicts`, `figures`) never writes: `hil history
+check` may look at a history it must not change (another rig's, a copy, an older schema), and
+a file that is not a history is a one-line error, not a traceback."""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hil.errors import InputError
 from hil.harness.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, ScenarioResult
 
 SCHEMA = """
@@ -112,6 +117,115 @@ def record_run(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
             for r in results])
 
 
+# -- reading ---------------------------------------------------------------------------------
+
+
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """An existing history, opened read-only; InputError if it is missing, not SQLite, or not a
+    history (no runs and results tables)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such history file")
+    try:
+        db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as e:
+        raise InputError(f"{p}: not an SQLite history ({e})") from None
+    if not {"runs", "results"} <= tables:
+        db.close()
+        raise InputError(f"{p}: an SQLite file but not a HIL history (no runs/results tables)")
+    return db
+
+
+def _select(db: sqlite3.Connection, table: str, cols: tuple[str, ...]) -> str:
+    """The column list for `cols`, NULL for a column an older, unmigrated history lacks (a
+    read-only history cannot gain them)."""
+    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    return ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
+
+
+def _json_list(text: str | None) -> list[str]:
+    try:
+        v = json.loads(text) if text else []
+    except json.JSONDecodeError:
+        return []
+    return [str(x) for x in v] if isinstance(v, list) else []
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of `runs`, as coverage and the trend page read it."""
+
+    run_id: str
+    started_utc: str
+    finished_utc: str | None
+    status: str | None       # running | complete | interrupted; None: recorded before statuses
+    out_dir: str | None      # the run folder, as `hil run` was given it
+    boards: list[str]        # the planned matrix; [] when not recorded (older rows)
+    scenarios: list[str]
+
+
+def run_records(db: sqlite3.Connection, last: int | None = None) -> list[RunRecord]:
+    """The last `last` runs (all if None), oldest first."""
+    cols = _select(db, "runs", ("run_id", "started_utc", "finished_utc", "status", "out_dir",
+                                "boards", "scenarios"))
+    rows = db.execute(f"SELECT {cols} FROM runs ORDER BY started_utc DESC, run_id DESC "
+                      "LIMIT ?", (-1 if last is None else last,)).fetchall()
+    return [RunRecord(str(r[0]), r[1] or "", r[2], r[3], r[4], _json_list(r[5]),
+                      _json_list(r[6])) for r in reversed(rows)]
+
+
+def verdicts(db: sqlite3.Connection,
+             run_ids: list[str]) -> dict[str, dict[tuple[str, str], str | None]]:
+    """run_id -> (board, scenario) -> verdict, for every result recorded for those runs."""
+    out: dict[str, dict[tuple[str, str], str | None]] = {r: {} for r in run_ids}
+    if run_ids:
+        marks = ",".join("?" * len(run_ids))
+        for run_id, board, scenario, verdict in db.execute(
+                f"SELECT run_id, board, scenario, verdict FROM results WHERE run_id IN ({marks})",
+                run_ids):
+            out[run_id][(board, scenario)] = verdict
+    return out
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def figures(db: sqlite3.Connection,
+            run_ids: list[str]) -> dict[tuple[str, str], dict[str, dict[str, float | None]]]:
+    """(board, scenario) -> run_id -> the figures the trend page plots across nights:
+    `wan_reduction_pct`, `divergences_all` (every device-vs-DSP divergence: per alert and
+    per-code count mismatches), `divergences_unknown` (those of them with no named cause) and
+    `wall_s`; None where not measured. From a result's metrics JSON, or, for a row recorded
+    before it was kept, from the columns (the per-alert divergences only)."""
+    out: dict[tuple[str, str], dict[str, dict[str, float | None]]] = defaultdict(dict)
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    cols = _select(db, "results", ("run_id", "board", "scenario", "wall_s", "wan_reduction_pct",
+                                   "divergences", "metrics"))
+    for run_id, board, scenario, wall, wan, div, text in db.execute(
+            f"SELECT {cols} FROM results WHERE run_id IN ({marks})", run_ids):
+        try:
+            m = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            m = {}
+        m = m if isinstance(m, dict) else {}
+        per_alert = _num(m.get("divergences", div))
+        counts = _num(m.get("count_mismatches"))
+        out[(board, scenario)][run_id] = {
+            "wan_reduction_pct": _num(m.get("wan_reduction_pct", wan)),
+            "divergences_all": None if per_alert is None else per_alert + (counts or 0.0),
+            "divergences_unknown": _num(m.get("divergences_unknown")),
+            "wall_s": _num(wall),
+        }
+    return dict(out)
+
+
+# -- the trend ---------------------------------------------------------------------------------
+
+
 @dataclass
 class Trend:
     runs: list[str]  # run ids, oldest first
@@ -119,28 +233,31 @@ class Trend:
     board_nights: dict[str, dict[str, bool]]  # board -> run_id -> unhealthy that night
     flagged_boards: dict[str, str]  # board -> why
     flagged_scenarios: dict[str, str]  # scenario -> why
+    records: dict[str, RunRecord]  # run_id -> its row (start, status, folder)
+    figures: dict[tuple[str, str], dict[str, dict[str, float | None]]]  # see figures()
 
 
-def trend(db: sqlite3.Connection, last: int = 14, nights: int = 2) -> Trend:
-    runs = [r[0] for r in db.execute(
-        "SELECT run_id FROM runs ORDER BY started_utc DESC, run_id DESC LIMIT ?", (last,))]
-    runs.reverse()
+LAST_RUNS = 14  # the trend page's window (and the coverage check's)
+
+
+def trend(db: sqlite3.Connection, last: int = LAST_RUNS, nights: int = 2) -> Trend:
+    records = run_records(db, last)
+    runs = [r.run_id for r in records]
     cells: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     per_board: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     fails: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    if runs:
-        marks = ",".join("?" * len(runs))
-        q = f"SELECT run_id, board, scenario, verdict FROM results WHERE run_id IN ({marks})"
-        for run_id, board, scenario, verdict in db.execute(q, runs):
-            cells[(board, scenario)][run_id] = verdict
-            per_board[board][run_id].append(verdict)
-            if verdict == FAIL:
+    for run_id, by_pair in verdicts(db, runs).items():
+        for (board, scenario), verdict in by_pair.items():
+            v = verdict or ""
+            cells[(board, scenario)][run_id] = v
+            per_board[board][run_id].append(v)
+            if v == FAIL:
                 fails[scenario][run_id].append(board)
     board_nights: dict[str, dict[str, bool]] = {}
     for board, by_run in per_board.items():
         nightly = {}
-        for run_id, verdicts in by_run.items():
-            attempted = [v for v in verdicts if v != SKIPPED]
+        for run_id, night in by_run.items():
+            attempted = [v for v in night if v != SKIPPED]
             if not attempted:
                 continue
             nfail = sum(1 for v in attempted if v == FAIL)
@@ -168,4 +285,5 @@ def trend(db: sqlite3.Connection, last: int = 14, nights: int = 2) -> Trend:
         if len(seq) >= nights and all(seq[-nights:]):
             flagged_scenarios[scenario] = (f"failed on healthy boards on the last {nights}+ "
                                            "consecutive runs")
-    return Trend(runs, dict(cells), board_nights, flagged_boards, flagged_scenarios)
+    return Trend(runs, dict(cells), board_nights, flagged_boards, flagged_scenarios,
+                 {r.run_id: r for r in records}, figures(db, runs))

@@ -1,13 +1,35 @@
-"""The per-scenario plot of the HTML page, a PNG from matplotlib's Agg backend, base64 so the
-page stays one self-contained file."""
+"""The plots of the HTML pages, PNGs from matplotlib's Agg backend, base64 so each page stays
+one self-contained file: per result on a run's page (`plot_png`), and per scenario across
+nights on the trend page (`trend_pngs`)."""
 
 from __future__ import annotations
 
 import base64
 import io
 import itertools
+import math
+from datetime import datetime
+from typing import Any
 
 from hil.harness.results import ScenarioResult
+from hil.report.history import Trend
+
+
+def _pyplot() -> Any:
+    # matplotlib takes ~0.5 s to import: only when there is something to plot
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any, dpi: int) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    _pyplot().close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def plot_png(r: ScenarioResult) -> str | None:
@@ -16,12 +38,7 @@ def plot_png(r: ScenarioResult) -> str | None:
     codes = r.series.get("codes") if r.series else None
     if not codes:
         return None
-    # matplotlib takes ~0.5 s to import: only when a result has a series to plot
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     bucket_s = r.series.get("bucket_ms", 1000) / 1000.0
     top = sorted(codes, key=lambda c: -sum(sum(v) for v in codes[c].values()))[:5]
     wan = r.series.get("wan")
@@ -53,7 +70,80 @@ def plot_png(r: ScenarioResult) -> str | None:
         ax.set_xlabel("scenario time (min)")
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=70)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return _png(fig, 70)
+
+
+# The trend page's panels: (title, lines, least span of the y axis, its cap), a line being
+# (a figure of history.figures(), line style, label suffix). The least span keeps run-to-run noise
+# of a tenth of a percent from filling a panel as if it were a drift.
+TREND_PANELS = (
+    ("WAN reduction (%)", (("wan_reduction_pct", "-", ""),), 10.0, 100.0),
+    ("divergences: all (solid), unknown cause (dotted)",
+     (("divergences_all", "-", ""), ("divergences_unknown", ":", " unknown")), 5.0, None),
+    ("wall time (s)", (("wall_s", "-", ""),), 1.0, None),
+)
+
+
+def _night_label(started_utc: str, run_id: str) -> str:
+    try:
+        return datetime.fromisoformat(started_utc).strftime("%m-%d")
+    except ValueError:
+        return run_id[:8]
+
+
+def _y_range(ax: Any, values: list[float], span: float, cap: float | None) -> None:
+    """At least `span` tall, not below 0 unless a value is, not above `cap` unless one is."""
+    if not values:
+        return
+    lo, hi = min(values), max(values)
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        lo, hi = mid - span / 2, mid + span / 2
+    if lo < 0 <= min(values):
+        lo, hi = 0.0, hi - lo
+    if cap is not None and hi > cap >= max(values):
+        lo, hi = lo - (hi - cap), cap
+    pad = (hi - lo) * 0.08
+    ax.set_ylim(lo - pad, hi + pad)
+
+
+def trend_pngs(t: Trend) -> dict[str, str]:
+    """Base64 PNG per scenario: its key figures across the trend's nights, one line per board
+    (a colour per board, the same on every scenario), so a drift is seen at a glance."""
+    scenarios = sorted({sc for _, sc in t.figures})
+    if not scenarios:
+        return {}
+    plt = _pyplot()
+    colours = {b: f"C{i % 10}" for i, b in enumerate(sorted({b for b, _ in t.figures}))}
+    x = list(range(len(t.runs)))
+    labels = [_night_label(t.records[r].started_utc, r) if r in t.records else r[:8]
+              for r in t.runs]
+    step = max(1, math.ceil(len(x) / 8))  # at most 8 labels a panel: they stay legible
+    out = {}
+    for sc in scenarios:
+        fig, axes = plt.subplots(1, len(TREND_PANELS), figsize=(16, 2.4))
+        boards = sorted(b for b, s in t.figures if s == sc)
+        for ax, (title, lines, span, cap) in zip(axes, TREND_PANELS, strict=True):
+            seen: list[float] = []
+            for b in boards:
+                nights = t.figures[(b, sc)]
+                for key, style, suffix in lines:
+                    ys = [nights.get(r, {}).get(key) for r in t.runs]
+                    if all(y is None for y in ys):
+                        continue
+                    seen += [y for y in ys if y is not None]
+                    ax.plot(x, [math.nan if y is None else y for y in ys], linestyle=style,
+                            marker="o" if style == "-" else ".", markersize=4,
+                            color=colours[b], label=b + suffix)
+            _y_range(ax, seen, span, cap)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks(x[::step], labels[::step], fontsize=8)
+            ax.tick_params(axis="y", labelsize=8)
+            ax.set_xlim(-0.5, len(x) - 0.5)
+            ax.grid(alpha=0.3)
+        handles = {h.get_label(): h for ax in axes for h in ax.get_lines()
+                   if not h.get_label().endswith(" unknown")}
+        fig.legend(list(handles.values()), list(handles), fontsize=8, loc="center right")
+        fig.subplots_adjust(left=0.035, right=0.86, bottom=0.14, top=0.88, wspace=0.2)
+        out[sc] = _png(fig, 80)
+    return out
