@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from firmware_model import wire
-from hil.board.adapters import BoardAdapter, EmulatorAdapter
+from hil.board.adapters import BoardAdapter, EmulatorAdapter, QemuAdapter
 from hil.board.client import ProtocolClient
-from hil.board.errors import ProtocolError
+from hil.board.errors import ProcessExited, ProtocolError
 from hil.board.registry import load_board
 from hil.harness.options import RunOptions
 from hil.harness.results import ERROR, PASS, RunFolder
@@ -364,3 +364,80 @@ def test_reset_whose_ack_is_lost_is_confirmed_by_the_boot_line_not_sent_again() 
     assert c.command("RESET", "soft").ok
     assert [v for _, v in b.written] == ["STATS", "RESET"]
     assert c.counters.boots == 1
+
+
+# -- the adapters: a dead process is known by its exit status -----------------------------------
+
+def test_killed_emulator_is_known_by_its_exit_status_and_respawned_on_its_flash() -> None:
+    a = load_board(CHUB).make_adapter()
+    assert isinstance(a, EmulatorAdapter)
+    try:
+        a.open()
+        c = ProtocolClient(a, step_timeout=5.0)
+        assert c.hello()["boot"] == "1"
+        assert a.proc is not None
+        pid, flash = a.proc.pid, a.flash_dir
+        a.proc.send_signal(signal.SIGKILL)  # a crash: nobody has reaped it yet
+        with pytest.raises(ProcessExited) as e:
+            c.command("STATS")
+        assert e.value.status == -signal.SIGKILL and e.value.reason == "port gone"
+        assert f"pid={pid} exited: killed by SIGKILL" in str(e.value)
+        assert a.proc is None  # reaped
+        a.reconnect()
+        assert a.proc is not None and a.proc.pid != pid and a.flash_dir == flash
+        # the boot count lives in flash: the second boot of the same flash, a power cycle
+        assert ProtocolClient(a, step_timeout=5.0).hello()["boot"] == "2"
+    finally:
+        a.shutdown()
+
+
+class _FakeQemu:
+    """A launcher as emulator.qemu_microbit.Qemu looks to the adapter: start() gives a pty
+    whose other end is held by a child process (`mb.proc`), stop() ends both."""
+
+    def __init__(self) -> None:
+        self.mb = self
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.master: int | None = None
+
+    def start(self) -> str:
+        self.master, slave = os.openpty()
+        path = os.ttyname(slave)
+        os.close(slave)
+        self.proc = subprocess.Popen(["sleep", "60"], stdin=subprocess.DEVNULL)
+        return path
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
+
+def test_dead_qemu_is_known_by_its_exit_status_and_booted_again() -> None:
+    launched: list[_FakeQemu] = []
+
+    def launcher() -> _FakeQemu:
+        launched.append(_FakeQemu())
+        return launched[-1]
+
+    a = QemuAdapter("qemu-test", launcher)
+    try:
+        a.open()
+        proc = launched[0].proc
+        assert proc is not None
+        proc.send_signal(signal.SIGKILL)
+        proc_gone = time.monotonic() + 5
+        while time.monotonic() < proc_gone:  # let it die, but do not reap it here
+            if Path(f"/proc/{proc.pid}/stat").read_text().split(") ")[1][0] == "Z":
+                break
+            time.sleep(0.01)
+        with pytest.raises(ProcessExited) as e:
+            a.read_line(0.5)
+        assert e.value.status == -signal.SIGKILL
+        a.reconnect()
+        assert len(launched) == 2 and a.is_open  # booted again, not a dead pty reopened
+    finally:
+        a.shutdown()

@@ -59,7 +59,7 @@ class LinkCounters:
     timeouts: int = 0  # tries that met silence for a whole step timeout
     crc_errors: int = 0  # device lines that failed CRC/format here
     noise_bytes: int = 0
-    nak_stream: int = 0  # `NAK -`: the device could not parse one of our lines
+    nak_stream: int = 0  # `NAK -`: the device could not parse a line (ours, or noise)
     resends: int = 0
     lost_lines: int = 0  # device lines gone from its ring before we could RESEND them
     boots: int = 0
@@ -209,6 +209,7 @@ class ProtocolClient:
         - a RESET is never sent again on a suspicion: the device forgets the seq it executed
           when it restarts, so a second RESET would reset it twice."""
         budget_end = time.monotonic() + timeout * (self.retries + 1)
+        naks = self.counters.nak_stream
         silent = 0
         tries = 0
         while True:
@@ -231,7 +232,8 @@ class ProtocolClient:
                 raise ProtocolError(
                     f"{self.adapter.name}: {verb} unanswered after {tries} tries in "
                     f"{timeout * (self.retries + 1):g} s while the board answered "
-                    f"{self.counters.nak_stream} damaged lines (NAK -): line noise",
+                    f"{self.counters.nak_stream - naks} lines it could not read (NAK -): "
+                    "line noise",
                     "link noise")
 
     def _await(self, verb: str, hseq: int, until: float) -> str:

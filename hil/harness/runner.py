@@ -163,6 +163,9 @@ class BoardSession:
                 if attempt == 1 or self.board.emulated:
                     # a scenario starts from a known state: an emulated board from an empty
                     # flash (a retry must not inherit the failed attempt's limiter state)
+                    if attempt > 1:
+                        self.console.log("#", f"attempt {attempt}: {scenario.name} from its "
+                                              "start, on a fresh board (empty flash)")
                     self.adapter = self._fresh_adapter(scenario, plan.power_on_ticks)
                 self._deploy()
                 # each attempt gets the scenario's whole limit (a rerun must not inherit the
