@@ -441,3 +441,18 @@ def test_dead_qemu_is_known_by_its_exit_status_and_booted_again() -> None:
         assert len(launched) == 2 and a.is_open  # booted again, not a dead pty reopened
     finally:
         a.shutdown()
+
+
+def test_when_the_run_is_out_of_time_nothing_is_retried_or_called_unhealthy(
+        tmp_path: Path) -> None:
+    """Past the run's limit a retry could only fail at once: the scenario in flight says which
+    limit ran out, is not retried, and the board is not called unhealthy for it."""
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir(parents=True)
+    rs = run_matrix([load_board(CHUB)], [SCENARIOS["stuck_sensor"], SCENARIOS["quiet_device"]],
+                    folder, RunOptions(run_timeout=0.5))
+    first, second = rs
+    assert first.verdict == ERROR and first.attempts == 1
+    assert first.reasons == ["timeout: run over its 0.5 s limit"]
+    assert second.verdict == ERROR
+    assert second.reasons == ["timeout: run over its 0.5 s limit; not started"]

@@ -110,7 +110,7 @@ class BoardSession:
             res.reasons = [f"board unhealthy ({self.unhealthy})"]
             return res
         if time.monotonic() > self.run_deadline:
-            res.reasons = [f"timeout: run over its {self.opts.run_timeout:.0f} s limit; "
+            res.reasons = [f"timeout: run over its {self.opts.run_timeout:g} s limit; "
                            "not started"]
             return res
         if self.too_large:
@@ -171,9 +171,13 @@ class BoardSession:
                 # each attempt gets the scenario's whole limit (a rerun must not inherit the
                 # time its failed attempt used, or its "timeout" would be no timeout); a
                 # paced scenario's own schedule is not overhead: the limit is on top of it
-                deadline = min(time.monotonic() + self.opts.scenario_timeout + plan.paced_s,
-                               self.run_deadline)
-                ctx = DriveContext(self._connect(), self.console, self.opts, deadline)
+                deadline = time.monotonic() + self.opts.scenario_timeout + plan.paced_s
+                limit = f"scenario over its {self.opts.scenario_timeout:g} s limit" + (
+                    " beyond its schedule" if plan.paced_s else "")
+                if deadline > self.run_deadline:
+                    deadline = self.run_deadline
+                    limit = f"run over its {self.opts.run_timeout:g} s limit"
+                ctx = DriveContext(self._connect(), self.console, self.opts, deadline, limit)
                 ScenarioDriver(ctx, self.board, plan).run(scenario, res, self.config_counter)
                 break
             except CannotTakeCode as e:
@@ -188,6 +192,10 @@ class BoardSession:
                 res.reasons = [f"{e.reason}: {e}"]
                 self.console.log("#", f"error (attempt {attempt}): {e.reason}: {e}")
                 if self.opts.stop.is_set():
+                    break
+                if time.monotonic() > self.run_deadline:
+                    # the run's time is up: a retry could only "time out" at once, which says
+                    # nothing about the board
                     break
                 if attempt > self.opts.retries:
                     if self.ladder.unhealthy_after(attempt - 1):
