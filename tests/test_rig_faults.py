@@ -24,7 +24,7 @@ from hil.board.client import ProtocolClient
 from hil.board.errors import ProcessExited, ProtocolError
 from hil.board.registry import load_board
 from hil.harness.options import RunOptions
-from hil.harness.results import ERROR, PASS, RunFolder
+from hil.harness.results import ERROR, PASS, TOO_LARGE, RunFolder
 from hil.harness.runner import run_matrix
 from hil.harness.scenarios import SCENARIOS
 
@@ -456,3 +456,29 @@ def test_when_the_run_is_out_of_time_nothing_is_retried_or_called_unhealthy(
     assert first.reasons == ["timeout: run over its 0.5 s limit"]
     assert second.verdict == ERROR
     assert second.reasons == ["timeout: run over its 0.5 s limit; not started"]
+
+
+def test_a_qemu_boot_that_fails_once_is_booted_again(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """One failed boot is the rig's trouble, not the board's end: the micro:bit is booted
+    again and reported for what it is (here: too large)."""
+    boots: list[int] = []
+
+    class Launcher:
+        def start(self) -> str:
+            boots.append(1)
+            if len(boots) == 1:
+                raise RuntimeError("QEMU did not boot: no prompt")
+            raise RuntimeError("micro:bit filesystem too small: ['limiter.py']")
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr("hil.board.registry.launcher_for", lambda spec: Launcher())
+    monkeypatch.setattr(QemuAdapter, "available", staticmethod(lambda: True))
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir(parents=True)
+    rs = run_matrix([load_board("qemu-microbit")], [SCENARIOS["stuck_sensor"]], folder,
+                    RunOptions())
+    assert len(boots) == 2
+    assert rs[0].verdict == TOO_LARGE, rs[0].reasons
