@@ -4,9 +4,13 @@ Line encode/decode is firmware_model.wire: one home for the format, shared with 
 What this adds is the host's discipline:
 
 - one command in flight; read until the ACK/NAK that carries its seq;
-- a `NAK -` (the device could not parse our line) or silence -> send the SAME seq again; the
-  device executes a seq once and answers `ACK <seq> dup first=<s>`, so a retry never repeats an
-  alert; we then RESEND from s to get what the first execution emitted;
+- silence, or a `NAK -` with no answer after it (the device could not parse a line: ours, or
+  the noise around it) -> send the SAME seq again; the device executes a seq once and answers
+  `ACK <seq> dup first=<s>`, so a retry never repeats an alert; we then RESEND from s to get
+  what the first execution emitted. A `NAK -` is a suspicion, not a failed try: the budget is
+  time and silent tries (see _exchange), so noise cannot use it up;
+- a RESET is confirmed by its ACK or by the `EVENT BOOT` that follows it, never sent twice
+  on a suspicion (the device forgets its last seq when it restarts);
 - device lines are numbered: a gap, or a line that fails its CRC/format check, is repaired by
   `RESEND <first missing>`; resent lines are identical (same seq), so we de-duplicate by
   (boot, seq) and nothing the device emitted is lost while it is still in the device's ring;
@@ -51,10 +55,11 @@ class Reply:
 @dataclass
 class LinkCounters:
     commands: int = 0
-    retries: int = 0
+    retries: int = 0  # command lines sent again (after silence or a `NAK -`)
+    timeouts: int = 0  # tries that met silence for a whole step timeout
     crc_errors: int = 0  # device lines that failed CRC/format here
     noise_bytes: int = 0
-    nak_stream: int = 0  # `NAK -`: the device could not parse one of our lines
+    nak_stream: int = 0  # `NAK -`: the device could not parse a line (ours, or noise)
     resends: int = 0
     lost_lines: int = 0  # device lines gone from its ring before we could RESEND them
     boots: int = 0
@@ -65,11 +70,14 @@ class LinkCounters:
 
 class ProtocolClient:
     def __init__(self, adapter: BoardAdapter, *, step_timeout: float = 5.0, retries: int = 3,
-                 quiet: float = 0.1) -> None:
+                 quiet: float = 0.1, nak_wait: float = 0.3) -> None:
         self.adapter = adapter
         self.step_timeout = step_timeout
         self.retries = retries
         self.quiet = quiet  # silence after a damaged line before we ask for a RESEND
+        # after a `NAK -`, how long the answer to our line is waited for before it is sent
+        # again: the board answers a line of ours it could read within a round trip
+        self.nak_wait = nak_wait
         self.counters = LinkCounters()
         self.hello_info: dict[str, str] = {}
         self._hseq = 0
@@ -79,6 +87,7 @@ class ProtocolClient:
         self._damaged = False
         self._seen: set[tuple[int, int]] = set()
         self._acks: dict[int, DeviceLine] = {}
+        self._inflight: set[int] = set()  # host seqs whose answer is awaited
         self._collect: list[DeviceLine] = []
         self.lines: list[DeviceLine] = []  # every device line accepted, in receipt order
         self.boot_events: list[DeviceLine] = []
@@ -134,6 +143,8 @@ class ProtocolClient:
                 self.counters.nak_stream += 1
             elif args[0].isdigit():
                 h = int(args[0])
+                if h not in self._inflight:
+                    return  # the dup answering a try too many of a command already answered
                 if "dup" not in args or h not in self._acks:  # the original answer wins
                     self._acks[h] = line
         self._collect.append(line)
@@ -141,55 +152,112 @@ class ProtocolClient:
     # -- commands --------------------------------------------------------------------------
     def command(self, verb: str, args: str = "", timeout: float | None = None) -> Reply:
         """Send one command and return its reply with every line it produced. Raises
-        ProtocolError when no ACK/NAK arrives after the retries, PortGone if the port goes."""
+        ProtocolError when no ACK/NAK arrives (reason `timeout` after `retries` + 1 silent
+        tries of `timeout` s each; `link noise` when the board kept answering damaged lines
+        instead, past the same time), PortGone if the port goes."""
         self._hseq = (self._hseq + 1) % wire.SEQ_MOD
         hseq = self._hseq
         line = wire.encode(wire.HOST_MARK, hseq, verb, args or None)
         timeout = self.step_timeout if timeout is None else timeout
         self.counters.commands += 1
         start_collect = len(self._collect)
-        nak_seen = self.counters.nak_stream
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.counters.retries += 1
-            self.adapter.write(line)
-            deadline = time.monotonic() + timeout
-            while hseq not in self._acks:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                raw = self.adapter.read_line(min(left, self.quiet) if self._damaged else left)
-                if raw is not None:
-                    self._ingest(raw)
-                    if self.counters.nak_stream != nak_seen:
-                        nak_seen = self.counters.nak_stream
-                        break  # our line was damaged on the way: send it again (same seq)
-                elif self._damaged and verb != "RESEND":
-                    self._repair()  # our ACK may have been the damaged line
-            if hseq in self._acks:
-                break
-        else:
-            raise ProtocolError(f"{self.adapter.name}: no answer to {verb} after "
-                                f"{self.retries + 1} tries", "timeout")
-        ack = self._acks.pop(hseq)
-        if ack.verb == "ACK" and verb != "RESEND":
-            first = ack.kv().get("first")
-            if "dup" in ack.args and first is not None and first.isdigit():
-                # our first try was executed and its answer lost: fetch what it emitted; the
-                # original ACK (with the decisions) is among the resent lines
-                self._resend(int(first))
-                original = self._acks.pop(hseq, None)
-                if original is None:
-                    raise ProtocolError(f"{self.adapter.name}: {verb} was executed but its "
-                                        "answer is gone from the device's ring", "lines lost")
-                ack = original
-        if verb != "RESEND" and (self._missing or self._damaged):
-            self._repair()
+        self._inflight.add(hseq)
+        try:
+            if not self._exchange(verb, hseq, line, timeout):
+                # a RESET confirmed by the boot that follows it: its ACK was lost on the way
+                self.adapter.console.log("#", f"RESET {args}: confirmed by EVENT BOOT "
+                                              "(its ACK was lost)")
+                out = self._collect[start_collect:]
+                del self._collect[start_collect:]
+                return Reply(True, hseq, [], out)
+            ack = self._acks.pop(hseq)
+            if ack.verb == "ACK" and verb != "RESEND":
+                first = ack.kv().get("first")
+                if "dup" in ack.args and first is not None and first.isdigit():
+                    # our first try was executed and its answer lost: fetch what it emitted;
+                    # the original ACK (with the decisions) is among the resent lines
+                    self._resend(int(first))
+                    original = self._acks.pop(hseq, None)
+                    if original is None or "dup" in original.args:
+                        raise ProtocolError(f"{self.adapter.name}: {verb} was executed but its "
+                                            "answer is gone from the device's ring",
+                                            "lines lost")
+                    ack = original
+            if verb != "RESEND" and (self._missing or self._damaged):
+                self._repair()
+        finally:
+            self._inflight.discard(hseq)
+            self._acks.pop(hseq, None)
         out = sorted((x for x in self._collect[start_collect:] if x is not ack),
                      key=lambda x: (x.boot, x.seq))
         del self._collect[start_collect:]
         code = ack.args[1] if ack.verb == "NAK" and len(ack.args) > 1 else None
         return Reply(ack.verb == "ACK", hseq, ack.args[1:], out, code)
+
+    def _exchange(self, verb: str, hseq: int, line: bytes, timeout: float) -> bool:
+        """Write `line` until the answer with seq `hseq` is in (True), or, for a RESET, the
+        boot line that follows it (False). The budget is time and silent tries, never the
+        `NAK -` lines noise makes the board send (docs/wire-protocol.md 2):
+
+        - silence for `timeout` after a write is a real timeout: the same seq goes again, and
+          after `retries` + 1 of them the command fails with reason `timeout`;
+        - a `NAK -` may answer our line or the noise around it, so it is only a suspicion: the
+          answer is waited for `nak_wait` s more, then the same seq goes again (the device
+          executes a seq once, so a try too many costs a `dup`, never a repeated alert); a
+          board that keeps answering only noise fails with reason `link noise` once
+          `timeout` x (`retries` + 1) has passed;
+        - a RESET is never sent again on a suspicion: the device forgets the seq it executed
+          when it restarts, so a second RESET would reset it twice."""
+        budget_end = time.monotonic() + timeout * (self.retries + 1)
+        naks = self.counters.nak_stream
+        silent = 0
+        tries = 0
+        while True:
+            if tries:
+                self.counters.retries += 1
+            tries += 1
+            self.adapter.write(line)
+            outcome = self._await(verb, hseq, time.monotonic() + timeout)
+            if outcome == "answer":
+                return True
+            if outcome == "boot":
+                return False
+            if outcome == "silence":
+                self.counters.timeouts += 1
+                silent += 1
+                if silent > self.retries:
+                    raise ProtocolError(f"{self.adapter.name}: no answer to {verb} in "
+                                        f"{silent} tries of {timeout:g} s each", "timeout")
+            elif time.monotonic() >= budget_end:
+                raise ProtocolError(
+                    f"{self.adapter.name}: {verb} unanswered after {tries} tries in "
+                    f"{timeout * (self.retries + 1):g} s while the board answered "
+                    f"{self.counters.nak_stream - naks} lines it could not read (NAK -): "
+                    "line noise",
+                    "link noise")
+
+    def _await(self, verb: str, hseq: int, until: float) -> str:
+        """Read until the answer to `hseq` ("answer"), a boot after a RESET ("boot"), `until`
+        with nothing but silence ("silence"), or `nak_wait` after a `NAK -` with no answer
+        ("nak")."""
+        naks, boots = self.counters.nak_stream, self.counters.boots
+        nak_until: float | None = None
+        while hseq not in self._acks:
+            if verb == "RESET" and self.counters.boots != boots:
+                return "boot"
+            if nak_until is None and self.counters.nak_stream != naks:
+                nak_until = until if verb == "RESET" else \
+                    min(until, time.monotonic() + self.nak_wait)
+            limit = until if nak_until is None else nak_until
+            left = limit - time.monotonic()
+            if left <= 0:
+                return "silence" if nak_until is None else "nak"
+            raw = self.adapter.read_line(min(left, self.quiet) if self._damaged else left)
+            if raw is not None:
+                self._ingest(raw)
+            elif self._damaged and verb != "RESEND":
+                self._repair()  # our ACK may have been the damaged line
+        return "answer"
 
     def _repair(self) -> None:
         if self._missing:

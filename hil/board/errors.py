@@ -27,6 +27,16 @@ class PortGone(BoardError):
     reason = "port gone"
 
 
+class ProcessExited(PortGone):
+    """The process that is the board (an emulator, QEMU) exited: seen by its exit status and
+    reaped, not merely by a port that no longer opens. `status` is as subprocess gives it
+    (negative: killed by that signal). The first rung of the ladder respawns it."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class BoardAbsent(BoardError):
     """A real board's TOML matches no attached serial port."""
 

@@ -37,11 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="SQLite history to record the run in (default %(default)s; "
                    "'' for none)")
     p.add_argument("--retries", type=int, default=2, metavar="N",
-                   help="retries of a scenario that ends in error (default 2)")
+                   help="retries of a scenario that ends in a rig error, each after one "
+                   "more rung of the recovery ladder: 1 reconnect (a dead emulator is "
+                   "respawned on its flash), 2 soft reset, 3 hard reset; a board still "
+                   "failing after rung 2 is unhealthy for the night (default 2)")
     p.add_argument("--scenario-timeout", type=float, default=240.0, metavar="S",
-                   help="time limit of one scenario in seconds (default 240)")
+                   help="time limit of one attempt at a scenario in seconds, on top of a "
+                   "paced scenario's schedule (default 240)")
     p.add_argument("--step-timeout", type=float, default=10.0, metavar="S",
-                   help="time limit of one command's answer in seconds (default 10)")
+                   help="silence after a command for S seconds is a timeout; the same seq is "
+                   "tried 4 times in all (a NAK of line noise is repaired, not counted) "
+                   "(default 10)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S",
                    help="time limit of the whole run in seconds (default 1800); scenarios "
                    "not finished by then are errors")

@@ -1,7 +1,8 @@
 """The recovery ladder: what the runner does to a board between the retries of a scenario
 that ended in error, one rung higher per retry (docs/harness.md, "Recovery ladder").
 
-    1 reconnect    close and reopen the port (an emulator whose process died is respawned)
+    1 reconnect    close and reopen the port (a board process that died, known by its exit
+                   status, is reaped and respawned on its flash: hil.board.adapters.process)
     2 soft reset   RESET soft
     3 hard reset   the adapter's own (respawn, EN pulse); else RESET hard
 

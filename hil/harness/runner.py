@@ -110,7 +110,7 @@ class BoardSession:
             res.reasons = [f"board unhealthy ({self.unhealthy})"]
             return res
         if time.monotonic() > self.run_deadline:
-            res.reasons = [f"timeout: run over its {self.opts.run_timeout:.0f} s limit; "
+            res.reasons = [f"timeout: run over its {self.opts.run_timeout:g} s limit; "
                            "not started"]
             return res
         if self.too_large:
@@ -118,22 +118,26 @@ class BoardSession:
             return res
         if self.board.is_qemu and not self.deployed:
             # booting the micro:bit deploys the firmware: whether it fits is the finding,
-            # reported before anything that needs the protocol
-            try:
-                self.adapter = self._fresh_adapter(scenario, scenario.ticks_start)
-                self.adapter.console = self.console
-                self.adapter.open()
-                self.deployed = True
-            except CannotTakeCode as e:
-                self.too_large = f"{e.reason}: {e}"
-                res.verdict, res.reasons = TOO_LARGE, [self.too_large]
-                res.wall_s = round(time.monotonic() - t0, 3)
-                return res
-            except BoardError as e:
-                self.unhealthy = e.reason
-                res.reasons = [f"{e.reason}: {e}"]
-                res.wall_s = round(time.monotonic() - t0, 3)
-                return res
+            # reported before anything that needs the protocol; a boot that fails for the
+            # rig's reasons is tried again like any attempt, not taken as the board's end
+            for boot in range(self.opts.retries + 1):
+                try:
+                    self.adapter = self._fresh_adapter(scenario, scenario.ticks_start)
+                    self.adapter.console = self.console
+                    self.adapter.open()
+                    self.deployed = True
+                    break
+                except CannotTakeCode as e:
+                    self.too_large = f"{e.reason}: {e}"
+                    res.verdict, res.reasons = TOO_LARGE, [self.too_large]
+                    res.wall_s = round(time.monotonic() - t0, 3)
+                    return res
+                except BoardError as e:
+                    res.reasons = [f"{e.reason}: {e}"]
+                    if boot == self.opts.retries or self.opts.stop.is_set():
+                        self.unhealthy = e.reason
+                        res.wall_s = round(time.monotonic() - t0, 3)
+                        return res
         why_not = self.board.cannot_run(scenario)
         if why_not:
             res.verdict, res.reasons = SKIPPED, [why_not]
@@ -144,8 +148,6 @@ class BoardSession:
         except TimeScaleError as e:  # the run's settings, not the board: no retry helps
             res.reasons = [f"time scale: {e}"]
             return res
-        # a paced scenario's own schedule is not overhead: the limit is on top of it
-        deadline = min(t0 + self.opts.scenario_timeout + plan.paced_s, self.run_deadline)
         self.console.close()
         self.console = ConsoleLog(rel)
         attempt = 0
@@ -154,15 +156,28 @@ class BoardSession:
             res.attempts = attempt
             try:
                 if attempt > 1 and self.adapter is not None:
-                    # the ladder: the board must answer again
+                    # the ladder: the board must answer again (a board whose process died is
+                    # respawned on its flash by the first rung: its exit status says so)
                     self.ladder.climb(self.adapter, attempt - 1, self.console)
                     self._connect().hello()
                 if attempt == 1 or self.board.emulated:
                     # a scenario starts from a known state: an emulated board from an empty
                     # flash (a retry must not inherit the failed attempt's limiter state)
+                    if attempt > 1:
+                        self.console.log("#", f"attempt {attempt}: {scenario.name} from its "
+                                              "start, on a fresh board (empty flash)")
                     self.adapter = self._fresh_adapter(scenario, plan.power_on_ticks)
                 self._deploy()
-                ctx = DriveContext(self._connect(), self.console, self.opts, deadline)
+                # each attempt gets the scenario's whole limit (a rerun must not inherit the
+                # time its failed attempt used, or its "timeout" would be no timeout); a
+                # paced scenario's own schedule is not overhead: the limit is on top of it
+                deadline = time.monotonic() + self.opts.scenario_timeout + plan.paced_s
+                limit = f"scenario over its {self.opts.scenario_timeout:g} s limit" + (
+                    " beyond its schedule" if plan.paced_s else "")
+                if deadline > self.run_deadline:
+                    deadline = self.run_deadline
+                    limit = f"run over its {self.opts.run_timeout:g} s limit"
+                ctx = DriveContext(self._connect(), self.console, self.opts, deadline, limit)
                 ScenarioDriver(ctx, self.board, plan).run(scenario, res, self.config_counter)
                 break
             except CannotTakeCode as e:
@@ -177,6 +192,10 @@ class BoardSession:
                 res.reasons = [f"{e.reason}: {e}"]
                 self.console.log("#", f"error (attempt {attempt}): {e.reason}: {e}")
                 if self.opts.stop.is_set():
+                    break
+                if time.monotonic() > self.run_deadline:
+                    # the run's time is up: a retry could only "time out" at once, which says
+                    # nothing about the board
                     break
                 if attempt > self.opts.retries:
                     if self.ladder.unhealthy_after(attempt - 1):

@@ -3,6 +3,7 @@
 - `base`: BoardAdapter, the interface and its line framing; `console`: the session's log of
   every line exchanged;
 - `port`: PortAdapter, the pyserial port every kind below is reached through;
+- `process`: a board that is a child process (emulator, QEMU): its exit status, reaping;
 - `emulator`: `python -m emulator` in a child process, over its pty;
 - `serial`: a real board on USB serial, found by its board file's USB match;
 - `qemu`: the micro:bit under QEMU, over the pty of its UART.

@@ -1,21 +1,22 @@
 """An emulated board: `python -m emulator` in a child process, reached through the pty it
 opens. The child is the board's power: killing it is a power cut, respawning it on the same
-flash directory a power cycle."""
+flash directory a power cycle. A child that died is known by its exit status (hil.board.
+adapters.process), reaped, and respawned on the next open: the recovery ladder's first rung."""
 
 from __future__ import annotations
 
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from hil.board.adapters import process
 from hil.board.adapters.port import PortAdapter
-from hil.board.errors import BoardError, PortGone
+from hil.board.errors import BoardError, PortGone, ProcessExited
 from hil.paths import ROOT
 
 
@@ -36,6 +37,9 @@ class EmulatorAdapter(PortAdapter):
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.path: str | None = None
+        self._spawned = False  # a start after the first is a respawn (a power cycle)
+        self._exited: str | None = None  # how the last process ended, once it did
+        self._exit_status = 0
 
     def describe(self) -> str:
         pid = self.proc.pid if self.proc else "-"
@@ -61,30 +65,80 @@ class EmulatorAdapter(PortAdapter):
             if self.proc.poll() is not None:
                 break
         if not line.startswith(b"PORT "):
-            err = b""
-            if self.proc.poll() is not None and self.proc.stderr is not None:
-                err = self.proc.stderr.read()[-500:]
+            why = process.stderr_tail(self.proc) or "no PORT line"
             self._kill()
-            msg = err.decode(errors="replace").strip().splitlines()
-            raise BoardError(f"{self.name}: emulator did not start: "
-                             f"{msg[-1] if msg else 'no PORT line'}", "emulator did not start")
+            raise BoardError(f"{self.name}: emulator did not start: {why}",
+                             "emulator did not start")
         self.path = line[5:].strip().decode()
 
     def _open(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self._spawn()
+        if self.proc is not None:
+            self._reap()
+        if self.proc is None:
+            self._start()
         assert self.path is not None
-        self._open_port(self.path)
+        try:
+            self._open_port(self.path)
+        except PortGone:
+            # the pty vanished under a process not reaped yet: a board dying (its files close
+            # before its exit status exists) or one that lost its port; either way it is
+            # power-cycled, as a board without a port is no board
+            if self._reap(process.EXIT_GRACE_S) is None:
+                self.console.log("#", f"{self.describe()}: its port is gone; power cycle")
+                self._kill()
+            self._start()
+            assert self.path is not None
+            self._open_port(self.path)
+
+    def _start(self) -> None:
+        if self._spawned:
+            self.console.log("#", f"respawn emulator on its flash {self.flash_dir} "
+                                  "(a power cycle)")
+        self._exited = None
+        self._spawn()
+        self._spawned = True
+
+    def _reap(self, grace: float = 0.0) -> int | None:
+        """The emulator's exit status if it exited (then reaped, noted once, forgotten); None
+        while it runs."""
+        p = self.proc
+        if p is None:
+            return None
+        status = process.exit_status(p, grace)
+        if status is not None:
+            why = process.describe_exit(status)
+            tail = process.stderr_tail(p)
+            self.console.log("#", f"emulator pid={p.pid} exited: {why}"
+                                  + (f" ({tail})" if tail else ""))
+            self._exited = f"{self.name}: emulator pid={p.pid} exited: {why}"
+            self._exit_status = status
+            process.stop(p)
+            self.proc = None
+        return status
+
+    def _gone(self, e: PortGone | None = None) -> ProcessExited | PortGone:
+        """The error for a port that failed (`e`) or a process found dead: ProcessExited when
+        the exit status says it died, with a moment's grace for it to (see process)."""
+        self._reap(process.EXIT_GRACE_S if e is not None else 0.0)
+        if self.proc is None and self._exited is not None:
+            return ProcessExited(self._exited, self._exit_status)
+        return e if e is not None else PortGone(f"{self.name}: emulator is not running")
 
     def _read(self, timeout: float) -> bytes:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise PortGone(f"{self.name}: emulator exited ({self.proc.returncode})")
-        return super()._read(timeout)
+        if self.proc is None or self._reap() is not None:
+            raise self._gone()
+        try:
+            return super()._read(timeout)
+        except PortGone as e:
+            raise self._gone(e) from None
 
     def _write(self, data: bytes) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise PortGone(f"{self.name}: emulator exited ({self.proc.returncode})")
-        super()._write(data)
+        if self.proc is None or self._reap() is not None:
+            raise self._gone()
+        try:
+            super()._write(data)
+        except PortGone as e:
+            raise self._gone(e) from None
 
     def healthy(self) -> bool:
         return self.is_open and self.proc is not None and self.proc.poll() is None
@@ -98,20 +152,9 @@ class EmulatorAdapter(PortAdapter):
         return True
 
     def _kill(self) -> None:
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        for f in (p.stdout, p.stderr):
-            if f is not None:
-                f.close()
-        self.proc = None
+        if self.proc is not None:
+            process.stop(self.proc)
+            self.proc = None
 
     def kill_process(self) -> None:
         """Make the port vanish the hard way (tests, and what a crashed emulator looks like)."""

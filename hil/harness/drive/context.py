@@ -21,6 +21,7 @@ class DriveContext:
     console: ConsoleLog
     opts: RunOptions
     deadline: float  # host monotonic time: the scenario's limit, schedule included
+    limit: str  # what a ScenarioTimeout says: the attempt's limit or the run's
 
 
 def expect_ok(r: Reply, what: str) -> None:

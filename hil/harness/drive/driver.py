@@ -95,7 +95,7 @@ class ScenarioDriver:
             if ctx.opts.stop.is_set():
                 raise Interrupted("run interrupted")
             if time.monotonic() > ctx.deadline:
-                raise ScenarioTimeout(f"scenario over {ctx.opts.scenario_timeout:.0f}s")
+                raise ScenarioTimeout(ctx.limit)
             while resets and resets[0][0] <= t:
                 self._reset(*resets.pop(0))
             self.clock.until_alert(t)

@@ -101,8 +101,7 @@ class RealClock(ScenarioClock):
                 raise Interrupted("run interrupted")
             now = time.monotonic()
             if now > ctx.deadline:
-                raise ScenarioTimeout(f"scenario over {ctx.opts.scenario_timeout:.0f}s "
-                                      "beyond its schedule")
+                raise ScenarioTimeout(ctx.limit)
             if now >= due:
                 return
             ctx.client.drain(min(due - now, 0.25, ctx.deadline - now + 0.001))
