@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -220,6 +221,15 @@ def resumed_run(args: argparse.Namespace) -> Run:
     return folder, manifest, boards, scens, db
 
 
+def history_step(step: Callable[[], object], lost: str) -> None:
+    """One write to the history at the end of a run; if it fails, a warning that says what
+    is lost and how to redo it: the history must not fail a night that passed."""
+    try:
+        step()
+    except Exception as e:  # noqa: BLE001 (checked at the start; whatever broke it since)
+        print(f"hil run: warning: {e}; {lost}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from hil.harness import scenarios
     from hil.harness.signals import StopOnSignals
@@ -250,7 +260,7 @@ def run_to_end(args: argparse.Namespace, stop: threading.Event,
     from hil.harness.results import COMPLETE, INTERRUPTED
     from hil.harness.runner import Progress, run_matrix
     from hil.report import history
-    from hil.report.build import write_history
+    from hil.report.build import record_in_history, write_trend
 
     folder, manifest, boards, scens, db = resumed_run(args) if args.resume else new_run(args)
     check_time_scales(boards, scens, args.time_scale)
@@ -292,22 +302,26 @@ def run_to_end(args: argparse.Namespace, stop: threading.Event,
     print_summary(results, wall)
     stopped = bool(left) and (signals.received is not None or ctrl_c)
     how = signals.name if signals.received is not None else signal.SIGINT.name
-    built = True
+    built = False
     try:
-        paths = report.build(folder)
-        print(f"reports: {paths['html']} {paths['junit']} {paths['results']}")
-    except Exception as e:  # noqa: BLE001 (the results are on disk: say so, never a traceback)
-        print(f"hil run: the reports could not be built ({type(e).__name__}: {e}); every "
-              f"result is kept in {folder.path / 'results'}; rebuild with: hil report "
-              f"{folder.path}", file=sys.stderr)
-        built = False
-    if db:
+        # the history first: it is quick, and a run stopped again (or killed) while the plots
+        # are drawn is then already recorded as what it is
+        if db:
+            history_step(lambda: record_in_history(folder, db), "the run is not recorded in "
+                         f"the history; record it with: hil report {folder.path} --history {db}")
         try:
-            write_history(folder, db)
-        except Exception as e:  # noqa: BLE001 (the history must not fail a night that passed)
-            print(f"hil run: warning: the run is not recorded in the history ({e}); its "
-                  f"results are kept; record it with: hil report {folder.path} --history {db}",
-                  file=sys.stderr)
+            paths = report.build(folder)
+            print(f"reports: {paths['html']} {paths['junit']} {paths['results']}")
+            built = True
+        except Exception as e:  # noqa: BLE001 (the results are on disk: say so, never a traceback)
+            print(f"hil run: the reports could not be built ({type(e).__name__}: {e}); every "
+                  f"result is kept in {folder.path / 'results'}; rebuild with: hil report "
+                  f"{folder.path}", file=sys.stderr)
+        if db:
+            history_step(lambda: write_trend(folder, db), "trend.html is not written")
+    except KeyboardInterrupt:  # a second signal: what is left to write waits for `hil report`
+        print(f"hil run: stopped again; what finished is recorded; write the reports with: "
+              f"hil report {folder.path}", file=sys.stderr)
     if failure is not None:
         raise failure
     if stopped:

@@ -6,7 +6,8 @@ history still saying `running`. While a run is inside `StopOnSignals`, either si
 the run's stop event: every board ends its scenario in flight (left for `--resume`), stops its
 processes and removes its temporary folders, and the command writes the manifest, the reports
 and the history before it exits with 128 + the signal's number (130, 143), as a shell would
-report the signal."""
+report the signal. A second signal cuts short what is left to write (the reports' plots take
+a moment per result), never the boards' cleanup."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 class StopOnSignals:
     """A context in which STOP_SIGNALS set `stop` instead of ending the process. The first
-    signal is kept in `received`; later ones change nothing (the run is already stopping).
-    Outside the main thread (where Python cannot take signals) it does nothing."""
+    signal is kept in `received`; a second one raises KeyboardInterrupt where the main thread
+    is (the boards still stop cleanly: the runner joins them before it re-raises). Outside the
+    main thread (where Python cannot take signals) it does nothing."""
 
     def __init__(self, stop: threading.Event, note: str = "") -> None:
         self.stop = stop
@@ -40,7 +42,9 @@ class StopOnSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
-            return
+            # asked twice: stop now (KeyboardInterrupt), cutting short what is left to write;
+            # every write is atomic, so nothing already recorded is lost
+            raise KeyboardInterrupt
         self.received = signum
         self.stop.set()
         if self.note:
