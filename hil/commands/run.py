@@ -247,7 +247,14 @@ def run(args: argparse.Namespace) -> int:
     # from here a signal only asks the run to stop: what is recorded stays consistent
     with StopOnSignals(stop, note="hil run: stopping: the scenarios in flight end, then the "
                        "reports are written") as signals:
-        return run_to_end(args, stop, signals)
+        try:
+            return run_to_end(args, stop, signals)
+        except KeyboardInterrupt:  # a second signal outside the matrix and the reports
+            if signals.received is None:
+                raise
+            print("hil run: stopped again; every result written is kept; continue with: hil "
+                  "run --resume DIR", file=sys.stderr)
+            return signals.exit_status
 
 
 def run_to_end(args: argparse.Namespace, stop: threading.Event,
@@ -286,7 +293,7 @@ def run_to_end(args: argparse.Namespace, stop: threading.Event,
     ctrl_c = False
     try:
         run_matrix(boards, scens, folder, opts, Progress(todo, lambda s: print(s, flush=True)))
-    except KeyboardInterrupt:  # no handler of ours (not the main thread): the same stop
+    except KeyboardInterrupt:  # a second signal, or Ctrl-C with no handler of ours: a stop too
         ctrl_c = True
     except HilError as e:  # a result that cannot be written: the run stops, as on a signal
         failure = e
