@@ -1,7 +1,9 @@
 """`hil run` stopped by a signal mid-scenario, as cron, systemd and CI (SIGTERM) or a user
 (SIGINT) stop it: the process exits 143 / 130 with no child process and no temporary folder
 left, the manifest and the history say `interrupted`, the reports show what finished, and
-`hil run --resume` completes the same run into the same history row."""
+`hil run --resume` completes the same run into the same history row.
+
+About 20 s in all on this shared 2-core machine (`hil run` is spawned three times)."""
 
 from __future__ import annotations
 
@@ -105,6 +107,8 @@ def test_a_signal_mid_scenario_stops_cleanly_and_resume_completes(tmp_path: Path
     assert (out / "index.html").exists() and (out / "junit.xml").exists()
     assert (out / "trend.html").exists()
     assert _history(db) == ([(manifest["run_id"], "interrupted", len(done))], len(done))
+    if sig != signal.SIGTERM:
+        return  # resuming does not depend on which signal stopped the run: once is enough
 
     r = subprocess.run(cmd[:4] + ["--resume", str(out)], capture_output=True, text=True,
                        timeout=120, cwd=ROOT, env=env)

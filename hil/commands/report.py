@@ -5,7 +5,7 @@ was started with (its manifest says), else reports/history.sqlite.
 
 A folder or a history that cannot be read (not a run folder, a damaged manifest or result
 file, a file that is not a SQLite history) is one line and exit status 2, never a traceback;
-the reports already written stay as they are."""
+no result file and no history row is changed by it."""
 
 from __future__ import annotations
 
