@@ -234,11 +234,19 @@ class Progress:
 
 def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFolder,
                opts: RunOptions, progress: Progress | None = None) -> list[ScenarioResult]:
-    """Run what has no result yet in `folder`; returns the results written by this call."""
+    """Run what has no result yet in `folder`; returns the results written by this call.
+
+    Stopping: once `opts.stop` is set (a signal, hil.harness.signals; or Ctrl-C reaching this
+    thread as KeyboardInterrupt), no scenario starts, the one in flight on each board ends
+    without a result (left for --resume), and every board's processes and temporary folders
+    are gone before this returns (or re-raises). A board worker that raises stops the others
+    too, so the error is reported at once rather than after the whole matrix."""
     written: list[ScenarioResult] = []
     lock = threading.Lock()
 
     def one_board(b: BoardDef) -> None:
+        if opts.stop.is_set():
+            return
         todo = [s for s in scenarios if not folder.has_result(b.name, s.name)]
         if not todo:
             return
@@ -265,6 +273,8 @@ def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFol
                 if progress is not None:
                     progress.step(r)
         finally:
+            # the board's processes (emulator, QEMU, node) and its flash folder: on every way
+            # out, a stop included
             session.shutdown()
             session.console.close()
 
@@ -279,9 +289,9 @@ def run_matrix(boards: list[BoardDef], scenarios: list[Scenario], folder: RunFol
                         break
                     except TimeoutError:
                         continue
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C here, or a worker's error: every other board stops too
             opts.stop.set()
             for f in futures:
                 f.cancel()
-            raise
+            raise  # once the pool has joined the workers (their cleanup done)
     return written

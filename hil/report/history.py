@@ -23,8 +23,11 @@ Schema (docs/harness.md, "History"):
 
 A run is recorded when it starts (`record_start`: status running, its planned matrix) and
 again when it ends (`record_run`), so a run that dies half-way is still in the history, as
-`running` with no finish time. Recording a run again replaces its results (idempotent; `hil
-report` may rebuild). An older database gains the new columns when opened (`connect`).
+`running` with no finish time, and one stopped by a signal is `interrupted` with what it
+finished; `hil run --resume` records into the same row. Recording a run again replaces its
+results (idempotent; `hil report` may rebuild). An older database gains the new columns when
+opened (`connect`). A file that is not a SQLite history, or cannot be written, is an
+InputError (one line), never a traceback: `hil run` meets it before its first scenario.
 
 Trend rules: a board is *unhealthy on a night* if any of its scenarios ended in `error`
 (infrastructure), or if at least half of its attempted scenarios failed (something board-wide).
@@ -41,12 +44,23 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hil.errors import InputError
-from hil.harness.results import ERROR, FAIL, PASS, SKIPPED, TOO_LARGE, ScenarioResult
+from hil.harness.results import (
+    COMPLETE,
+    ERROR,
+    FAIL,
+    PASS,
+    RUNNING,
+    SKIPPED,
+    TOO_LARGE,
+    ScenarioResult,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs(
@@ -66,41 +80,63 @@ ADDED_COLUMNS = {"runs": ("finished_utc", "status", "out_dir", "boards", "scenar
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(path), timeout=30)
-    db.executescript(SCHEMA)
-    for table, cols in ADDED_COLUMNS.items():
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        for c in cols:
-            if c not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {c} TEXT")
+    """The history at `path`, created if absent. InputError if it is not a SQLite history or
+    cannot be opened."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), timeout=30)
+    except (OSError, sqlite3.Error) as e:
+        raise InputError(f"history {path}: cannot be opened: {e}") from None
+    try:
+        db.executescript(SCHEMA)
+        for table, cols in ADDED_COLUMNS.items():
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for c in cols:
+                if c not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {c} TEXT")
+    except sqlite3.Error as e:
+        db.close()
+        raise InputError(f"history {path}: not a usable SQLite history: {e}") from None
     return db
+
+
+@contextmanager
+def _recording(db: sqlite3.Connection, run_id: str) -> Iterator[None]:
+    """One transaction of recording; a database that refuses it is an InputError."""
+    try:
+        with db:
+            yield
+    except sqlite3.Error as e:
+        raise InputError(f"history: cannot record run {run_id}: {e}") from None
 
 
 def record_start(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
                  out_dir: str | Path) -> None:
     """The run as it starts: in the history from its first minute, so a run that dies is a
-    gap that can be seen, not a night that never was. A resumed run keeps its first row."""
-    with db:
+    gap that can be seen, not a night that never was. A resumed run keeps its first row.
+    This is the run's first write to the history, so `hil run` calls it before its first
+    scenario: a history that cannot be written is found then (InputError), not at the end."""
+    with _recording(db, run_id):
         db.execute(
             "INSERT OR IGNORE INTO runs (run_id, started_utc, git_commit, host, total, passed, "
             "failed, errors, too_large, skipped, wall_s, status, out_dir, boards, scenarios) "
             "VALUES (?,?,?,?,0,0,0,0,0,0,0,?,?,?,?)",
             (run_id, manifest.get("started_utc", ""), manifest.get("git_commit", ""),
-             manifest.get("host", ""), "running", str(out_dir),
+             manifest.get("host", ""), RUNNING, str(out_dir),
              json.dumps(manifest.get("boards", [])), json.dumps(manifest.get("scenarios", []))))
-        db.execute("UPDATE runs SET status = 'running', finished_utc = NULL WHERE run_id = ?",
-                   (run_id,))
+        db.execute("UPDATE runs SET status = ?, finished_utc = NULL WHERE run_id = ?",
+                   (RUNNING, run_id))
 
 
 def record_run(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
                results: list[ScenarioResult], out_dir: str | Path | None = None) -> None:
-    """The run as it ended (or as `hil report` rebuilds it): counts, status and every result."""
+    """The run as it ended (or as `hil run` stopped it, or as `hil report` rebuilds it): counts,
+    the manifest's status (`interrupted` stays interrupted) and every result so far."""
     n = {v: sum(1 for r in results if r.verdict == v) for v in (PASS, FAIL, ERROR, TOO_LARGE,
                                                                  SKIPPED)}
-    status = manifest.get("status", "complete")
-    finished = manifest.get("finished_utc") if status != "running" else None
-    with db:
+    status = manifest.get("status", COMPLETE)
+    finished = manifest.get("finished_utc") if status != RUNNING else None
+    with _recording(db, run_id):
         db.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
         db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
             run_id, manifest.get("started_utc", ""), manifest.get("git_commit", ""),
