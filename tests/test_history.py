@@ -101,3 +101,17 @@ def test_an_older_history_gains_the_new_columns(tmp_path: Path) -> None:
     assert [r[0] for r in db.execute("SELECT run_id FROM runs ORDER BY started_utc")] == [
         "old", "20260101T020000Z"]
     assert db.execute("SELECT status FROM runs WHERE run_id = 'old'").fetchone() == (None,)
+
+
+def test_divergences_by_cause_are_kept_per_result_and_read_back(tmp_path: Path) -> None:
+    db = history.connect(tmp_path / "h.sqlite")
+    div = {"causes": {"lost_at_device": {"device_reset": 3, "unknown": 1},
+                      "suppressed_count_mismatch": {"device_reset": 2, "table_eviction": 4}}}
+    rs = [ScenarioResult("chub", "reboot", "pass", [], wall_s=1.0, divergence=div),
+          ScenarioResult("chub", "quiet", "pass", [], wall_s=1.0)]
+    history.record_run(db, "r1", {"started_utc": "2026-01-01T02:00:00+00:00"}, rs)
+    assert history.causes(db, ["r1"]) == {
+        ("chub", "reboot"): {"r1": {"device_reset": 5, "table_eviction": 4, "unknown": 1}},
+        ("chub", "quiet"): {"r1": {}}}
+    t = history.trend(db)
+    assert t.causes[("chub", "reboot")]["r1"]["device_reset"] == 5

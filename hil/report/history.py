@@ -19,6 +19,7 @@ Schema (docs/harness.md, "History"):
             wall_s REAL, fw TEXT, proto TEXT,
             wan_reduction_pct REAL, divergences INTEGER, critical_lost INTEGER,
             metrics TEXT,                -- JSON: the result's whole metrics dict
+            causes TEXT,                 -- JSON: cause -> divergences it explains
             PRIMARY KEY (run_id, board, scenario))
 
 A run is recorded when it starts (`record_start`: status running, its planned matrix) and
@@ -71,12 +72,12 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS results(
     run_id TEXT REFERENCES runs(run_id), board TEXT, scenario TEXT, verdict TEXT,
     reasons TEXT, wall_s REAL, fw TEXT, proto TEXT, wan_reduction_pct REAL,
-    divergences INTEGER, critical_lost INTEGER, metrics TEXT,
+    divergences INTEGER, critical_lost INTEGER, metrics TEXT, causes TEXT,
     PRIMARY KEY (run_id, board, scenario));
 """
 # columns added since the first schema: an older database gains them on connect
 ADDED_COLUMNS = {"runs": ("finished_utc", "status", "out_dir", "boards", "scenarios"),
-                 "results": ("metrics",)}
+                 "results": ("metrics", "causes")}
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -144,13 +145,27 @@ def record_run(db: sqlite3.Connection, run_id: str, manifest: dict[str, Any],
             n[SKIPPED], float(manifest.get("wall_s") or sum(r.wall_s for r in results)),
             finished, status, str(out_dir) if out_dir is not None else None,
             json.dumps(manifest.get("boards", [])), json.dumps(manifest.get("scenarios", []))))
-        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
+        db.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             (run_id, r.board, r.scenario, r.verdict, "; ".join(r.reasons), r.wall_s,
              r.board_info.get("fw", ""), r.board_info.get("proto", ""),
              r.metrics.get("wan_reduction_pct"), r.metrics.get("divergences"),
              r.metrics.get("critical_lost"), json.dumps(r.metrics, sort_keys=True,
-                                                        default=str))
+                                                        default=str),
+             json.dumps(divergence_causes(r), sort_keys=True))
             for r in results])
+
+
+def divergence_causes(r: ScenarioResult) -> dict[str, int]:
+    """cause -> how many of the result's divergences it explains, over every class (a per-alert
+    divergence or a per-code count mismatch): what the trend plots night by night."""
+    out: dict[str, int] = defaultdict(int)
+    by_class = r.divergence.get("causes") if isinstance(r.divergence, dict) else None
+    for per_cause in (by_class or {}).values():
+        if isinstance(per_cause, dict):
+            for cause, n in per_cause.items():
+                if isinstance(n, int) and not isinstance(n, bool):
+                    out[str(cause)] += n
+    return dict(out)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -259,6 +274,27 @@ def figures(db: sqlite3.Connection,
     return dict(out)
 
 
+def causes(db: sqlite3.Connection,
+           run_ids: list[str]) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+    """(board, scenario) -> run_id -> cause -> divergences it explains; absent for rows
+    recorded before causes were kept."""
+    out: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(dict)
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    cols = _select(db, "results", ("run_id", "board", "scenario", "causes"))
+    for run_id, board, scenario, text in db.execute(
+            f"SELECT {cols} FROM results WHERE run_id IN ({marks})", run_ids):
+        try:
+            c = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            c = None
+        if isinstance(c, dict):
+            out[(board, scenario)][run_id] = {str(k): v for k, v in c.items()
+                                              if isinstance(v, int) and not isinstance(v, bool)}
+    return dict(out)
+
+
 # -- the trend ---------------------------------------------------------------------------------
 
 
@@ -271,6 +307,7 @@ class Trend:
     flagged_scenarios: dict[str, str]  # scenario -> why
     records: dict[str, RunRecord]  # run_id -> its row (start, status, folder)
     figures: dict[tuple[str, str], dict[str, dict[str, float | None]]]  # see figures()
+    causes: dict[tuple[str, str], dict[str, dict[str, int]]]  # see causes()
 
 
 LAST_RUNS = 14  # the trend page's window (and the coverage check's)
@@ -322,4 +359,4 @@ def trend(db: sqlite3.Connection, last: int = LAST_RUNS, nights: int = 2) -> Tre
             flagged_scenarios[scenario] = (f"failed on healthy boards on the last {nights}+ "
                                            "consecutive runs")
     return Trend(runs, dict(cells), board_nights, flagged_boards, flagged_scenarios,
-                 {r.run_id: r for r in records}, figures(db, runs))
+                 {r.run_id: r for r in records}, figures(db, runs), causes(db, runs))

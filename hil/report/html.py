@@ -176,9 +176,10 @@ def trend_html(t: Trend, cov: Coverage, plots: dict[str, str], page_dir: Path,
     if plots:
         out.append("<h2>Figures across nights</h2><p>Per scenario, one line per board, one "
                    "point per night (oldest left): the WAN reduction, the device-vs-DSP "
-                   "divergences (all of them, and those of unknown cause: the named causes "
-                   "are on that night's report), and the wall time. A break in a line is a "
-                   "night without that figure (not run, or an error).</p>")
+                   "divergences (all of them, and those of unknown cause), the wall time, "
+                   "and the divergences by named cause (bars: all the scenario's boards "
+                   "together; unknown in red). A break in a line is a night without that "
+                   "figure (not run, or an error).</p>")
         out += [f"<section class='trend-figures' data-scenario='{_e(sc)}'><h3>{_e(sc)}</h3>"
                 f"<img class='trend-plot' data-scenario='{_e(sc)}' alt='{_e(sc)} across "
                 f"nights' src='data:image/png;base64,{png}'></section>"

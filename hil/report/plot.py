@@ -11,6 +11,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from hil.compare import CAUSES, UNKNOWN
 from hil.harness.results import ScenarioResult
 from hil.report.history import Trend
 
@@ -107,6 +108,38 @@ def _y_range(ax: Any, values: list[float], span: float, cap: float | None) -> No
     ax.set_ylim(lo - pad, hi + pad)
 
 
+def _cause_bars(ax: Any, t: Trend, scenario: str, boards: list[str], x: list[int]) -> None:
+    """Divergences by named cause, night by night, summed over the scenario's boards: stacked
+    bars, a colour per cause in the order the comparison tries them (unknown last, in red)."""
+    per_night: list[dict[str, int]] = []
+    for r in t.runs:
+        total: dict[str, int] = {}
+        for b in boards:
+            for cause, n in t.causes.get((b, scenario), {}).get(r, {}).items():
+                total[cause] = total.get(cause, 0) + n
+        per_night.append(total)
+    order = [c for c in CAUSES if c != UNKNOWN] + [UNKNOWN]
+    present = [c for c in order if any(c in n for n in per_night)]
+    present += sorted({c for n in per_night for c in n} - set(order))  # a cause named later
+    bottom = [0] * len(x)
+    for i, cause in enumerate(present):
+        ys = [n.get(cause, 0) for n in per_night]
+        ax.bar(x, ys, bottom=bottom, width=0.7, label=cause.replace("_", " "),
+               color="#c0392b" if cause == UNKNOWN else f"C{i % 10}")
+        bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
+    # bars stand on zero; the headroom keeps the legend off them
+    ax.set_ylim(0, max(5, max(bottom, default=0)) * 1.45)
+    ax.set_title("divergences by cause (all boards)", fontsize=9)
+    ax.set_xlim(-0.5, len(x) - 0.5)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    if present:
+        ax.legend(fontsize=7, loc="upper left", ncol=3)
+    else:
+        ax.text(0.5, 0.5, "none", transform=ax.transAxes, ha="center", va="center",
+                fontsize=8, color="#777")
+
+
 def trend_pngs(t: Trend) -> dict[str, str]:
     """Base64 PNG per scenario: its key figures across the trend's nights, one line per board
     (a colour per board, the same on every scenario), so a drift is seen at a glance."""
@@ -121,8 +154,11 @@ def trend_pngs(t: Trend) -> dict[str, str]:
     step = max(1, math.ceil(len(x) / 8))  # at most 8 labels a panel: they stay legible
     out = {}
     for sc in scenarios:
-        fig, axes = plt.subplots(1, len(TREND_PANELS), figsize=(16, 2.4))
+        fig, all_axes = plt.subplots(1, len(TREND_PANELS) + 1, figsize=(19, 2.4))
+        axes, cause_ax = all_axes[:-1], all_axes[-1]
         boards = sorted(b for b, s in t.figures if s == sc)
+        _cause_bars(cause_ax, t, sc, boards, x)
+        cause_ax.set_xticks(x[::step], labels[::step], fontsize=8)
         for ax, (title, lines, span, cap) in zip(axes, TREND_PANELS, strict=True):
             seen: list[float] = []
             for b in boards:
@@ -144,6 +180,6 @@ def trend_pngs(t: Trend) -> dict[str, str]:
         handles = {h.get_label(): h for ax in axes for h in ax.get_lines()
                    if not h.get_label().endswith(" unknown")}
         fig.legend(list(handles.values()), list(handles), fontsize=8, loc="center right")
-        fig.subplots_adjust(left=0.035, right=0.86, bottom=0.14, top=0.88, wspace=0.2)
+        fig.subplots_adjust(left=0.03, right=0.885, bottom=0.14, top=0.88, wspace=0.22)
         out[sc] = _png(fig, 80)
     return out
