@@ -25,6 +25,7 @@ SC_AUTH_ONLY = 0x11  # suite 1, authentication only: the device never encrypts
 SUMMARY_CODE = 0x8FFE  # project-defined suppression summary (docs/frames.md section 5)
 MSG_CRITICAL = 0x1000
 MSG_NON_CRITICAL = 0x1001
+INVOKE_ID_FLAGS = 0x20000000  # long-invoke-id-and-priority: processing option break-on-error
 
 ENV_SIGNED = 1
 ENV_CIPHERED = 2
@@ -184,7 +185,7 @@ def put_dlms_time(buf, i, secs):
 # ---- lengths ------------------------------------------------------------------------------
 
 def _len(b, i, end):
-    # DER length at i (validated: 1..3 bytes, minimal). Its size is _lsize(b[i]).
+    # DER length at i (validated: 1..3 bytes, 81 nn minimal). Its size is _lsize(b[i]).
     if i >= end:
         raise FrameError("length needs 1 bytes, only 0 left", i)
     first = b[i]
@@ -196,13 +197,10 @@ def _len(b, i, end):
         if b[i + 1] < 0x80:
             raise FrameError("non-minimal DER length", i)
         return b[i + 1]
-    if first == 0x82:
+    if first == 0x82:  # also 82 00nn: real frames send that fixed-width form, read it
         if i + 3 > end:
             raise FrameError("length needs 2 bytes", i + 1)
-        n = (b[i + 1] << 8) | b[i + 2]
-        if n < 0x100:
-            raise FrameError("non-minimal DER length", i)
-        return n
+        return (b[i + 1] << 8) | b[i + 2]
     raise FrameError("unsupported DER length byte", i)
 
 
@@ -311,8 +309,14 @@ def _put_dlms_head(buf, i, invoke_id, count, code, t2000):
     return put_dlms_time(buf, i + 13, t2000)
 
 
+def _invoke_id(invoke_id, counter):
+    # None: as devices set it (RTDS: 0x200007D0 for counter 2000), the counter's low 24 bits
+    # with processing option "break on error"
+    return INVOKE_ID_FLAGS | (counter & 0xFFFFFF) if invoke_id is None else invoke_id
+
+
 def build_alert(buf, ciphered, counter, orig, recip, msg_code, code, encoding, t2000,
-                ic=0, invoke_id=0, mac=None, signature=None):
+                ic=0, invoke_id=None, mac=None, signature=None):
     # One alert frame into buf; returns its length. ciphered: General-Ciphering (MAC only)
     # else General-Signing; encoding ENC_DLMS or ENC_GBZ; t2000: seconds since 2000 UTC.
     if code == SUMMARY_CODE:  # reserved: a summary has its own layout (build_summary)
@@ -325,7 +329,7 @@ def build_alert(buf, ciphered, counter, orig, recip, msg_code, code, encoding, t
         raise ValueError("encoding must be ENC_DLMS or ENC_GBZ")
     i = _envelope(buf, ciphered, counter, orig, recip, msg_code, n, ic)
     if encoding == ENC_DLMS:
-        i = _put_dlms_head(buf, i, invoke_id, 2, code, t2000)
+        i = _put_dlms_head(buf, i, _invoke_id(invoke_id, counter), 2, code, t2000)
     else:
         buf[i] = 0x01
         buf[i + 1] = 0x09
@@ -336,10 +340,10 @@ def build_alert(buf, ciphered, counter, orig, recip, msg_code, code, encoding, t
 
 
 def build_summary(buf, counter, orig, recip, t2000, code, count, total, first, last, kind,
-                  ic=0, invoke_id=0, mac=None):
+                  ic=0, invoke_id=None, mac=None):
     # The suppression summary frame (General-Ciphering, 0x1001, DLMS alert 0x8FFE).
     i = _envelope(buf, True, counter, orig, recip, MSG_NON_CRITICAL, SUMMARY_LEN, ic)
-    i = _put_dlms_head(buf, i, invoke_id, 8, SUMMARY_CODE, t2000)
+    i = _put_dlms_head(buf, i, _invoke_id(invoke_id, counter), 8, SUMMARY_CODE, t2000)
     buf[i] = 0x12
     buf[i + 3] = 0x06
     buf[i + 8] = 0x06
@@ -441,7 +445,10 @@ def _payload(b, i, end, out):
         j = i + 5
         if j >= end:
             raise FrameError("notification date-time needs 1 bytes", j)
-        if b[j] == 0x09:
+        if b[j] == 0x0C:  # A-XDR octet-string: 0C + 12-byte date-time
+            _need(j + 1, 12, end, "notification date-time")
+            j += 13
+        elif b[j] == 0x09:  # 09 0C + 12: the tag some meters put in front
             if j + 1 >= end:
                 raise FrameError("notification date-time length needs 1 bytes", j + 1)
             if b[j + 1] != 12:
@@ -451,7 +458,7 @@ def _payload(b, i, end, out):
         elif b[j] == 0x00:
             j += 1
         else:
-            raise FrameError("notification date-time: expected 00 or 09", j)
+            raise FrameError("notification date-time: expected 00, 0C or 09 0C", j)
         _body[0] = j
         e = _dlms(b, j, end, 0, True)
         if e != end:
@@ -507,8 +514,8 @@ def _interpret(b, i, end, out):
         out[F_ALERT_CODE] = code
         if count > 1:
             e1 = _items[1]
-            if b[e1] == 0x09 and b[e1 + 1] == 12:
-                out[F_ALERT_TIME] = dlms_time(b, e1 + 2)
+            if b[e1] == 0x09 and _len(b, e1 + 1, end) == 12:
+                out[F_ALERT_TIME] = dlms_time(b, _vstart(b, e1))
         if code == SUMMARY_CODE:
             _summary(b, j, count, out)
 
@@ -521,7 +528,7 @@ def _summary(b, j, count, out):
         raise FrameError("summary structure must have 8 elements", j)
     for k in range(8):
         e = _items[k]
-        if b[e] != _SUMMARY_TYPES[k] or (b[e] == 0x09 and b[e + 1] != 12):
+        if b[e] != _SUMMARY_TYPES[k] or (b[e] == 0x09 and _len(b, e + 1, len(b)) != 12):
             raise FrameError("summary element has the wrong DLMS type/size", e)
     e = _items[7]
     if b[e + 1] > 2:
@@ -531,8 +538,8 @@ def _summary(b, j, count, out):
     out[F_SUPP_CODE] = (b[e + 1] << 8) | b[e + 2]
     out[F_SUPP_COUNT] = struct.unpack_from(">I", b, _items[3] + 1)[0]
     out[F_EP_TOTAL] = struct.unpack_from(">I", b, _items[4] + 1)[0]
-    out[F_FIRST_TIME] = dlms_time(b, _items[5] + 2)
-    out[F_LAST_TIME] = dlms_time(b, _items[6] + 2)
+    out[F_FIRST_TIME] = dlms_time(b, _vstart(b, _items[5]))
+    out[F_LAST_TIME] = dlms_time(b, _vstart(b, _items[6]))
 
 
 def _signed(b, i, end, out):
@@ -626,15 +633,19 @@ def parse(b, n=-1, out=None):
         raise FrameError("unknown envelope tag", 0)
     out[F_ENVELOPE] = ENV_CIPHERED
     # transaction-id, originator, recipient, date-time, other-information, key-info
+    # (field at x, its value at xv, value size xn: a length may be 82 00nn, so xv - x varies)
     tid = 1
     ot = _field(b, tid, end, "transaction-id")
-    if ot - tid - 1 != 0 and ot - tid - 1 != 9:
+    tv = tid + _lsize(b[tid])
+    if ot - tv != 0 and ot - tv != 9:
         raise FrameError("transaction-id must be 0 or 9 bytes", tid)
     rt = _field(b, ot, end, "originator-system-title")
-    if rt - ot - 1 != 0 and rt - ot - 1 != 8:
+    ov = ot + _lsize(b[ot])
+    if rt - ov != 0 and rt - ov != 8:
         raise FrameError("originator-system-title must be 0 or 8 bytes", ot)
     dt = _field(b, rt, end, "recipient-system-title")
-    if dt - rt - 1 != 0 and dt - rt - 1 != 8:
+    rv = rt + _lsize(b[rt])
+    if dt - rv != 0 and dt - rv != 8:
         raise FrameError("recipient-system-title must be 0 or 8 bytes", rt)
     oi = _field(b, dt, end, "date-time")
     ki = _field(b, oi, end, "other-information")
@@ -660,18 +671,19 @@ def parse(b, n=-1, out=None):
         out[F_ENCRYPTED] = 1
         out[F_PAYLOAD_LEN] = inner - cs - 5
         if oin >= 2:
-            out[F_MSG_CODE] = (b[oi + 1] << 8) | b[oi + 2]
-        if b[tid] == 9:
-            if b[tid + 1] < 1 or b[tid + 1] > 3:
+            hv = oi + _lsize(b[oi])
+            out[F_MSG_CODE] = (b[hv] << 8) | b[hv + 1]
+        if ot - tv == 9:
+            if b[tv] < 1 or b[tv] > 3:
                 raise FrameError("CRA flag is not 01/02/03", 2)
-            out[F_CRA] = b[tid + 1]
-            hi, lo = struct.unpack_from(">II", b, tid + 2)
+            out[F_CRA] = b[tv]
+            hi, lo = struct.unpack_from(">II", b, tv + 1)
             out[F_COUNTER_HI] = hi
             out[F_COUNTER_LO] = lo
-        if b[ot] == 8:
-            out[F_ORIG] = ot + 1
-        if b[rt] == 8:
-            out[F_RECIP] = rt + 1
+        if rt - ov == 8:
+            out[F_ORIG] = ov
+        if dt - rv == 8:
+            out[F_RECIP] = rv
         return out
     s = cs + 5
     ps = _signed(b, s, inner, out)
@@ -680,11 +692,11 @@ def parse(b, n=-1, out=None):
     _interpret(b, ps, _span[0], out)
     # A header field that is present must agree with the signed block (cra + counter,
     # titles, message code, other-information extra, date-time).
-    if b[tid] == 9 and not _same(b, tid + 1, s + 2, 9):
+    if ot - tv == 9 and not _same(b, tv, s + 2, 9):
         raise FrameError("General-Ciphering transaction-id differs from the signed block", 1)
-    if b[ot] == 8 and not _same(b, ot + 1, s + 12, 8):
+    if rt - ov == 8 and not _same(b, ov, s + 12, 8):
         raise FrameError("General-Ciphering originator title differs from the signed block", 1)
-    if b[rt] == 8 and not _same(b, rt + 1, s + 21, 8):
+    if dt - rv == 8 and not _same(b, rv, s + 21, 8):
         raise FrameError("General-Ciphering recipient title differs from the signed block", 1)
     soi = s + 29 + _lsize(b[s + 29]) + _len(b, s + 29, end)  # signed other-information
     if oin >= 2:

@@ -1,8 +1,11 @@
 """Fuzz all three decoders (construct reference, host fast path, firmware struct codec) with
 random bytes and mutated real frames: bit flips, truncation, insertion, deletion, length-field
-corruption and splices. Only the typed FrameError may escape, and the decoders must agree: the
-two host decoders on every field and on the error offset, the firmware codec on acceptance,
-on every field it reports and on the error offset.
+corruption, lengths rewritten `82 00nn` and splices. The corpus holds the forms devices send
+against the rules too (docs/frames.md "Deviations": `82 00nn` lengths, the `09 0C`
+notification date-time) next to the exact ones. Only the typed FrameError may escape, and the
+decoders must agree: the two host decoders on every field (the deviations they record
+included) and on the error offset, the firmware codec on acceptance, on every field it
+reports and on the error offset.
 
 Default run: FUZZ_EXAMPLES=40000 mutated frames + a quarter as many random byte strings
 (about 15 s). More: `FUZZ_EXAMPLES=1000000 .venv/bin/python -m pytest tests/test_codec_fuzz.py`;
@@ -18,6 +21,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from frame_variants import non_minimal, tagged_notification_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +35,8 @@ from hil.frames import (
     decode,
     decode_fast,
     dlms_alert_payload,
+    dlms_datetime,
+    dlms_payload,
     iso_to_seconds,
 )
 from hil.frames import identity as host_frames
@@ -55,12 +61,23 @@ def corpus() -> list[bytes]:
                             "other_information": b"\x10\x01"},
                     date_time=bytes(12)),
     ]
+    when = dlms_datetime(820454400)
+    notified = dlms_payload([(0x12, 0x8F30), (0x09, when)], notification_time=when,
+                            invoke_id=0x20000001)
+    for envelope, payload in (("signed", notified),
+                              ("ciphered", tagged_notification_time(notified))):
+        frames.append(build_frame(envelope=envelope, payload=payload, originator_counter=1,
+                                  originator_title="00DB1234567890A0",
+                                  recipient_title="90B3D51F30010000", message_code=0x1001))
+    exact = list(frames)
+    frames += [non_minimal(f)[0] for f in exact[::2]]  # every length below 256 as 82 00nn
+    frames += [non_minimal(f, {k % 5})[0] for k, f in enumerate(exact)]  # one of them
     return frames
 
 
 def mutate(rnd: random.Random, frame: bytes, frames: list[bytes]) -> bytes:
     b = bytearray(frame)
-    op = rnd.randrange(7)
+    op = rnd.randrange(8)
     if op == 0:  # bit flips
         for _ in range(rnd.randint(1, 4)):
             i = rnd.randrange(len(b))
@@ -80,6 +97,10 @@ def mutate(rnd: random.Random, frame: bytes, frames: list[bytes]) -> bytes:
     elif op == 5:  # long-form length injected
         i = rnd.randrange(len(b))
         b[i:i + 1] = rnd.choice([b"\x81\x05", b"\x81\x90", b"\x82\x00\x10", b"\x82\x01\x00"])
+    elif op == 6:  # a byte that may be a length rewritten 82 00nn (valid if nothing encloses it)
+        i = rnd.randrange(len(b))
+        if b[i] < 0x80:
+            b[i:i + 1] = bytes((0x82, 0, b[i]))
     else:  # splice two frames
         other = rnd.choice(frames)
         b = b[:rnd.randrange(len(b) + 1)] + other[rnd.randrange(len(other)):]
@@ -131,6 +152,13 @@ def check(raw: bytes) -> bool:
     assert isinstance(fw, dict), raw.hex()
     assert fw == {k: ref[k] for k in fw}, raw.hex()
     return True
+
+
+def test_corpus_decodes_everywhere_and_its_deviating_frames_say_so() -> None:
+    frames = corpus()
+    assert all(check(f) for f in frames)  # all three decoders accept and agree
+    deviating = [f for f in frames if decode_fast(f).deviations]
+    assert len(frames) // 3 < len(deviating) < len(frames)
 
 
 def test_mutated_real_frames() -> None:

@@ -33,6 +33,21 @@ def test_rtds_files_decode_to_expected_fields() -> None:
     assert names["0x8F30"] == "source does not have authority for command"
 
 
+def test_deviations_are_printed_and_are_not_failures() -> None:
+    """A real form against the rules (a length written 82 00nn) decodes, exit 0, and says
+    where it deviates; an exact frame says "deviations": []."""
+    gca = (DATA / "GCA-DLMS_NA_8F30_ALERT_GBCS.HEX").read_text().strip()
+    assert gca[66:68] == "19"  # the content length at byte 33
+    lenient = gca[:66] + "820019" + gca[68:]
+    for args in ((), ("--reference",)):
+        rc, out, err = hil_decode(*args, stdin=f"{gca}\n{lenient}\n")
+        assert rc == 0 and err == ""
+        assert out[0]["deviations"] == []
+        assert out[1]["deviations"] == ["non-minimal DER length 82 0019 at byte 33"]
+        assert {k: v for k, v in out[1].items() if k not in ("source", "deviations")} == {
+            k: v for k, v in out[0].items() if k not in ("source", "deviations")}
+
+
 def test_stdin_mixes_good_and_bad_frames(tmp_path: Path) -> None:
     good = (DATA / "GNCA-ZigBee_NA_810E_ALERT_GBCS.HEX").read_text().strip()
     gca = (DATA / "GCA-DLMS_NA_8F30_ALERT_GBCS.HEX").read_text().strip()

@@ -6,9 +6,11 @@ A frame may be wrapped over several lines: a hex line that does not start with a
 ":" / "-" separators are ignored; lines starting with "#" are comments.
 
 Each output object has the fields of docs/frames.md ("Decode output") plus "source"
-(FILE:LINE, "<stdin>:LINE" for stdin) and "alert_name" (catalogue name or null). A frame that
-cannot be decoded gives {"source": ..., "error": "... at byte N"} and the others still
-decode; the exit status is 1 if any frame failed, 2 if a file could not be read, else 0.
+(FILE:LINE, "<stdin>:LINE" for stdin) and "alert_name" (catalogue name or null). A frame in a
+form real devices send against the rules decodes, and its "deviations" list says where
+(["non-minimal DER length 82 00DE at byte 36"]; [] for an exact frame): it is not a failure. A
+frame that cannot be decoded gives {"source": ..., "error": "... at byte N"} and the others
+still decode; the exit status is 1 if any frame failed, 2 if a file could not be read, else 0.
 """
 
 from __future__ import annotations

@@ -10,16 +10,23 @@ Which file holds what:
 * view.py: DecodedFrame, interpret, decode (the construct reference decoder);
 * fast.py: decode_fast (the hand-written decoder, same results);
 * build.py: frames from fields;
+* message_codes.py: which payload encoding each message code carries, and an alert's default
+  message code and envelope class;
 * identity.py: alert_identity, (originator, code) at storm rate;
 * catalogue.py: what an alert code means, and how one is written and read.
 
-Validation rules both decoders share (docs/frames.md "What is rejected"): DER lengths are 1..3
-bytes and minimal; DLMS and BER nesting is at most MAX_NESTING deep; every length must fit in
-its enclosing field and every field must be consumed exactly; the CRA flag is 1, 2 or 3;
-General-Signing signatures are 0 or 64 bytes; General-Ciphering header fields have their GBCS
-sizes (transaction-id 0|9, titles 0|8, other-information 0|>=2); the security control byte must
-have the authentication bit (0x10) and not the compression bit (0x80); a summary (alert code
-0x8FFE in a DLMS payload) must have exactly the layout of docs/frames.md section 5.
+Decoding is lenient where devices are, strict where it matters (docs/frames.md "Deviations",
+"What is rejected"). Read although the rules say otherwise, because real devices send it, and
+recorded in DecodedFrame.deviations: a DER length below 256 in the fixed-width 82 00nn form;
+the DataNotification date-time tagged 09 0C. Rejected, by both decoders at the same offset:
+other non-minimal lengths (81 nn with nn < 0x80) and lengths of more than 3 bytes; DLMS and BER
+nesting deeper than MAX_NESTING; a length that does not fit its enclosing field or a field not
+consumed exactly; a CRA flag other than 1, 2 or 3; General-Signing signatures other than 0 or
+64 bytes; General-Ciphering header fields of other than their GBCS sizes (transaction-id 0|9,
+titles 0|8, other-information 0|>=2); a security control byte without the authentication bit
+(0x10) or with the compression bit (0x80); a summary (alert code 0x8FFE in a DLMS payload)
+without exactly the layout of docs/frames.md section 5. Building is exact: minimal lengths, the
+date-time as A-XDR writes it (00 or 0C + 12), header bytes as real devices set them.
 
 The public names below are loaded from their module on first use (PEP 562), so importing
 hil.frames.catalogue alone, as the policy configuration and the comparison do, does not import

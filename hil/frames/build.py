@@ -1,7 +1,11 @@
 """Frame builders: GBCS alert and summary frames from fields, for tests, the emulator and the
-harness. Payloads and the General-Signing block are built with layouts.py's definitions; the
-General-Ciphering wrapper is assembled byte by byte around them, and `build_frame(header=...)`
-can set its header fields apart from the signed block (frames the decoders must reject).
+harness, built exactly (docs/frames.md section 4.5): minimal DER lengths, the DataNotification
+date-time as A-XDR writes it, the long-invoke-id as devices set it, and in `build_alert` only
+payload kinds the message code carries (message_codes.py). Payloads and the General-Signing
+block are built with layouts.py's definitions; the General-Ciphering wrapper is assembled byte
+by byte around them. `build_frame` is the low-level builder: it wraps any payload bytes under
+any message code, and `header=...` sets the General-Ciphering header apart from the signed
+block, for frames the decoders must take or reject.
 """
 
 from __future__ import annotations
@@ -12,11 +16,7 @@ from typing import Any
 
 from construct import Container  # type: ignore[import-untyped]
 
-from hil.frames.catalogue import (
-    MESSAGE_CODE_CRITICAL,
-    MESSAGE_CODE_NON_CRITICAL,
-    message_code_for,
-)
+from hil.frames.catalogue import CRITICAL, SUMMARY_CODE, format_code
 from hil.frames.layouts import (
     ENVELOPE_CIPHERED,
     ENVELOPE_SIGNED,
@@ -28,14 +28,36 @@ from hil.frames.layouts import (
     Gbz,
     GeneralSigning,
 )
+from hil.frames.message_codes import (
+    ASN1,
+    DLMS,
+    GBZ,
+    MESSAGE_CODE_NON_CRITICAL,
+    alert_class,
+    encodings_of,
+    message_code_for,
+)
 from hil.frames.primitives import FrameError, der_length
 from hil.frames.summary import summary_elements
 from hil.frames.times import EPOCH_2000, dlms_datetime, iso_to_seconds
 
+# long-invoke-id-and-priority as the RTDS alerts carry it (0x200007D0 from originator counter
+# 2000, 0x200007D3 from 2003): the counter's low 24 bits as the invoke-id, and of the flag bits
+# only processing option "break on error" (bit 29): normal priority, unconfirmed, not
+# self-descriptive.
+INVOKE_ID_FLAGS = 0x20000000
+INVOKE_ID_MASK = 0xFFFFFF
+
+
+def alert_invoke_id(originator_counter: int) -> int:
+    """The long-invoke-id-and-priority a device puts in the alert with this counter."""
+    return INVOKE_ID_FLAGS | (originator_counter & INVOKE_ID_MASK)
+
 
 def dlms_payload(elements: list[tuple[int, Any]], *, invoke_id: int = 0,
                  notification_time: bytes | None = None) -> bytes:
-    """DataNotification whose body is a structure of `elements` [(dlms type, value), ...]."""
+    """DataNotification whose body is a structure of `elements` [(dlms type, value), ...].
+    `notification_time` (12 bytes, a DLMS date-time) is written 0C + 12 bytes, absent 00."""
     items = [Container(type=t, value=v) for t, v in elements]
     body = Container(type=0x02, value=Container(count=len(items), items=items))
     return DataNotification.build(Container(invoke_id=invoke_id,
@@ -132,21 +154,42 @@ def _as_parsed(gs: Container) -> Container:
     return gs
 
 
-def build_alert(alert_code: int, alert_time: Any, *, encoding: str = "dlms",
+_ALERT_PAYLOADS: dict[str, Callable[[int, Any], bytes]] = {
+    DLMS: dlms_alert_payload, GBZ: gbz_alert_payload, ASN1: asn1_alert_payload}
+
+
+def build_alert(alert_code: int, alert_time: Any, *, encoding: str = DLMS,
                 envelope: str | None = None, message_code: int | None = None,
                 originator_counter: int = 0, originator_title: str | bytes = "00DB1234567890A0",
-                recipient_title: str | bytes = "90B3D51F30010000", **kwargs: Any) -> bytes:
-    """An alert frame from fields. Default envelope follows the message code: 0x1000
-    (critical) signed, anything else ciphered; default message code from the catalogue."""
-    if message_code is None:
-        message_code = message_code_for(alert_code)
-    if envelope is None:
-        envelope = ENVELOPE_SIGNED if message_code == MESSAGE_CODE_CRITICAL else ENVELOPE_CIPHERED
-    makers: dict[str, Callable[[int, Any], bytes]] = {
-        "dlms": dlms_alert_payload, "gbz": gbz_alert_payload, "asn1": asn1_alert_payload}
-    if encoding not in makers:
+                recipient_title: str | bytes = "90B3D51F30010000", invoke_id: int | None = None,
+                **kwargs: Any) -> bytes:
+    """An alert frame from fields, as a device sends it. The message code defaults by encoding
+    and the alert's catalogue class (message_codes.message_code_for) and must carry `encoding`;
+    the envelope defaults to signed for a critical alert, ciphered otherwise
+    (message_codes.alert_class); a DLMS payload's invoke-id defaults to
+    alert_invoke_id(originator_counter). The summary code 0x8FFE is refused: its layout is
+    build_summary's. Other keywords go to build_frame."""
+    if alert_code == SUMMARY_CODE:
+        raise FrameError(f"alert code {format_code(SUMMARY_CODE)} is the suppression "
+                         f"summary's: build it with build_summary", 0)
+    if encoding not in _ALERT_PAYLOADS:
         raise FrameError(f"unknown encoding {encoding!r}", 0)
-    payload = makers[encoding](alert_code, alert_time)
+    if message_code is None:
+        message_code = message_code_for(alert_code, encoding)
+    carried = encodings_of(message_code)
+    if encoding not in carried:
+        raise FrameError(f"message code {format_code(message_code)} carries "
+                         f"{' or '.join(carried)} payloads, not {encoding}", 0)
+    if envelope is None:
+        critical = alert_class(message_code, alert_code) == CRITICAL
+        envelope = ENVELOPE_SIGNED if critical else ENVELOPE_CIPHERED
+    if encoding == DLMS:
+        payload = dlms_alert_payload(alert_code, alert_time, invoke_id=(
+            alert_invoke_id(originator_counter) if invoke_id is None else invoke_id))
+    elif invoke_id is not None:
+        raise FrameError(f"invoke_id is a DLMS field: {encoding} payloads have none", 0)
+    else:
+        payload = _ALERT_PAYLOADS[encoding](alert_code, alert_time)
     return build_frame(envelope=envelope, payload=payload, originator_counter=originator_counter,
                        originator_title=originator_title, recipient_title=recipient_title,
                        message_code=message_code, **kwargs)
@@ -155,11 +198,15 @@ def build_alert(alert_code: int, alert_time: Any, *, encoding: str = "dlms",
 def build_summary(*, summary_time: Any, suppressed_code: int, suppressed_count: int,
                   episode_total: int, first_time: Any, last_time: Any, kind: int,
                   originator_counter: int = 0, originator_title: str | bytes = "00DB1234567890A0",
-                  recipient_title: str | bytes = "90B3D51F30010000", **kwargs: Any) -> bytes:
-    """The suppression summary frame: General-Ciphering, message code 0x1001."""
+                  recipient_title: str | bytes = "90B3D51F30010000", invoke_id: int | None = None,
+                  **kwargs: Any) -> bytes:
+    """The suppression summary frame: General-Ciphering, message code 0x1001; the invoke-id
+    defaults to alert_invoke_id(originator_counter), as for any alert."""
     payload = summary_payload(summary_time=summary_time, suppressed_code=suppressed_code,
                               suppressed_count=suppressed_count, episode_total=episode_total,
-                              first_time=first_time, last_time=last_time, kind=kind)
+                              first_time=first_time, last_time=last_time, kind=kind,
+                              invoke_id=(alert_invoke_id(originator_counter) if invoke_id is None
+                                         else invoke_id))
     return build_frame(envelope=ENVELOPE_CIPHERED, payload=payload,
                        originator_counter=originator_counter, originator_title=originator_title,
                        recipient_title=recipient_title,

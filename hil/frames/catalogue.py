@@ -4,7 +4,8 @@ written and read (`format_code`, `parse_code`).
 Source: ../shared/gbcs/NOTES.md (codes checked against the public RTDS 4.5.0 and the GBCS alert
 tables) plus the project-defined 0x8FFE suppression summary. `default_class` is the envelope the
 alert normally travels in (critical = General-Signing 0x1000, non-critical = General-Ciphering
-0x1001); it is a default, not a rule: 0x8Fxx is not a safe proxy for "critical".
+0x1001; message_codes.py turns it into a message code); it is a default, not a rule: 0x8Fxx is
+not a safe proxy for "critical".
 `never_throttle_candidate` marks codes a filter should think hard about before thinning (safety,
 tamper, supply); the real never-throttle list is configuration (docs/policy.md `never_throttle`).
 
@@ -23,9 +24,6 @@ NON_CRITICAL = "non-critical"
 
 SUMMARY_CODE = 0x8FFE  # project-defined suppression summary (docs/frames.md section 5)
 OVERFLOW_CODE = 0x0000  # summary aggregate of the limiter's overflow slot, never a real alert
-
-MESSAGE_CODE_CRITICAL = 0x1000
-MESSAGE_CODE_NON_CRITICAL = 0x1001
 
 
 @dataclass(frozen=True)
@@ -84,14 +82,6 @@ def name_of(code: int | None) -> str | None:
         return None
     info = CATALOGUE.get(code)
     return info.name if info else None
-
-
-def message_code_for(code: int) -> int:
-    """Default message code (other-information) for sending `code` as a generic alert."""
-    info = CATALOGUE.get(code)
-    if info is not None and info.default_class == CRITICAL:
-        return MESSAGE_CODE_CRITICAL
-    return MESSAGE_CODE_NON_CRITICAL
 
 
 # How an alert code is written and read, in one place. Written: "0x" and four upper-case hex

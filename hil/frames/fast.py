@@ -41,14 +41,16 @@ class Reader:
     """Bounds-checked reads over one frame's bytes. Indices are absolute, so an error's offset
     is the frame offset. `pending` holds the payload's alert reading until the whole frame has
     proved well-formed: `decode` parses everything before it interprets, so a frame with a
-    structural fault and a bad summary must report the structural fault here too."""
+    structural fault and a bad summary must report the structural fault here too.
+    `deviations` collects the deviations read (docs/frames.md "Deviations"), in byte order."""
 
-    __slots__ = ("b", "depth", "pending")
+    __slots__ = ("b", "depth", "pending", "deviations")
 
     def __init__(self, b: bytes) -> None:
         self.b = b
         self.depth = 0
         self.pending: Any = None  # parsed payload, interpreted once the frame is well-formed
+        self.deviations: list[str] = []
 
     def need(self, i: int, n: int, end: int, what: str) -> None:
         if i + n > end:
@@ -71,8 +73,8 @@ class Reader:
         if first == 0x82:
             self.need(i + 1, 2, end, "length")
             n = _U16(b, i + 1)[0]
-            if n < 0x100:
-                raise FrameError(f"non-minimal DER length 82 {n:04X}", i)
+            if n < 0x100:  # the fixed-width form real frames use: read it, record it
+                self.deviations.append(f"non-minimal DER length 82 {n:04X} at byte {i}")
             return n, i + 3
         raise FrameError(f"unsupported DER length byte 0x{first:02X}", i)
 
@@ -195,20 +197,25 @@ class Reader:
             j = i + 5
             if j >= end:
                 raise FrameError("notification date-time needs 1 bytes, only 0 left", j)
-            if b[j] == 0x09:
+            nt = b[j]
+            if nt == 0x00:
+                j += 1
+            elif nt == 0x0C:
+                self.need(j + 1, 12, end, "notification date-time")
+                j += 13
+            elif nt == 0x09:  # the octet-string tag some meters put in front
                 if j + 1 >= end:
                     raise FrameError("notification date-time length needs 1 bytes, "
                                      "only 0 left", j + 1)
                 if b[j + 1] != 12:
                     raise FrameError(f"notification date-time length {b[j + 1]}, "
                                      f"expected 12", j + 1)
+                self.deviations.append(f"notification date-time tagged 09 0C at byte {j}")
                 self.need(j + 2, 12, end, "notification date-time")
                 j += 14
-            elif b[j] == 0x00:
-                j += 1
             else:
-                raise FrameError(f"notification date-time: expected 00 or 09, found "
-                                 f"0x{b[j]:02X}", j)
+                raise FrameError(f"notification date-time: expected 00, 0C or 09 0C, found "
+                                 f"0x{nt:02X}", j)
             body, j = self.dlms(j, end)
             if j != end:
                 raise FrameError(f"content: {end - j} unexpected bytes after its content", j)
@@ -272,6 +279,7 @@ def decode_fast(data: bytes) -> DecodedFrame:
         r.signed(0, end, fr, top=True)
         if r.pending and fr["cra_flag"] == CRA_ALERT:
             r.pending[0](r.pending[1], fr)
+        fr["deviations"] = r.deviations
         return DecodedFrame(**fr)
     if b[0] != 0xDD:
         raise FrameError(f"unknown envelope tag 0x{b[0]:02X}", 0)
@@ -320,4 +328,5 @@ def decode_fast(data: bytes) -> DecodedFrame:
         if r.pending and fr["cra_flag"] == CRA_ALERT:
             r.pending[0](r.pending[1], fr)
         check_header(fr, header, 1)
+    fr["deviations"] = r.deviations
     return DecodedFrame(**fr)

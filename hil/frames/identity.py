@@ -3,12 +3,14 @@ code) for the DSP comparison, remembering frame shapes `decode_fast` has accepte
 (docs/frames.md section 9).
 
 A storm is thousands of frames of one *shape*: the same bytes except counter, titles,
-invoke-id, alert code and time, invocation counter, MAC and signature, none of which can make
-a frame malformed. Once decode_fast has accepted a frame, its shape is remembered as the
-byte segments between those fields; a later frame of the same length whose segments are
-equal is therefore well-formed too, and its identity is read at known offsets. Anything else
-(first frame of a shape, summaries, encrypted, ASN.1, non-empty General-Ciphering header
-fields) goes through decode_fast. Same results as decode_fast, tested by the fuzz tests.
+invoke-id, notification and alert times, alert code, invocation counter, MAC and signature,
+none of which can make a frame malformed. Once decode_fast has accepted a frame, its shape is
+remembered as the byte segments between those fields (a deviation such as a non-minimal length
+lies in a segment, so frames of one shape share it); a later frame of the same length whose
+segments are equal is therefore well-formed too, and its identity is read at known offsets.
+Anything else (first frame of a shape, summaries, encrypted, ASN.1, non-empty
+General-Ciphering header fields) goes through decode_fast. Same results as decode_fast,
+tested by the fuzz tests.
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ def _remember_shape(b: bytes) -> None:
     masks.append((ss, se))
     if b[c] == 0x0F:
         masks.append((c + 1, c + 5))
-        j = c + 6 if b[c + 5] == 0x00 else c + 19
+        j = c + 6  # the body, after the notification date-time: 00, 0C + 12 or 09 0C + 12
+        if b[c + 5] != 0x00:
+            j = c + 18 if b[c + 5] == 0x0C else c + 19
+            masks.append((j - 12, j))
         item0 = j + 1 + (1 if b[j + 1] < 0x80 else b[j + 1] - 0x7F)
         code_at = item0 + 1
         masks.append((code_at, code_at + 2))

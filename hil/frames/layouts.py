@@ -3,8 +3,10 @@ docs/frames.md: the payloads of section 4 inside the envelopes of sections 2 and
 `parse`/`encode` over the whole frame.
 
 These definitions are the reference: they parse and build, so `encode(parse(b)) == b` byte for
-byte. They check the byte-level rules (docs/frames.md "What is rejected") as they read; what
-the fields mean (alert code, times, summaries) is view.py's business.
+byte for every frame without deviations; a frame read with deviations (docs/frames.md
+"Deviations") encodes to its exact form, the bytes a conforming device would have sent. They
+check the byte-level rules (docs/frames.md "What is rejected") as they read; what the fields
+mean (alert code, times, summaries) is view.py's business.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from hil.frames.primitives import (
     UInt,
     UntilEnd,
     Window,
+    deviate,
     stream_offset,
     take,
 )
@@ -52,6 +55,7 @@ SC_ENCRYPTED = 0x20
 SC_COMPRESSED = 0x80
 SC_DEFAULT = 0x11  # suite 1, authentication only (every GBCS non-critical alert)
 GBZ_PROFILE = 0x0109
+DATE_TIME_LEN = 12  # a DLMS date-time, and the A-XDR length byte (0C) in front of one
 
 ENVELOPE_SIGNED = "signed"
 ENVELOPE_CIPHERED = "ciphered"
@@ -97,23 +101,33 @@ DlmsData = Struct(
 
 
 class NotificationTime(Construct):
-    """DataNotification date-time: 00 = absent, or 09 0C <12-byte DLMS date-time>."""
+    """DataNotification date-time, an A-XDR OCTET STRING (no type tag): 00 = absent, or 0C and
+    a 12-byte DLMS date-time; built exactly so. Read also: 09 0C + 12, the Data octet-string tag
+    in front of it, which some meters send (a deviation, docs/frames.md "Deviations")."""
 
     def _parse(self, stream, context, path):
         at = stream_offset(stream)
         first = take(stream, 1, "notification date-time")[0]
         if first == 0x00:
             return None
-        if first != 0x09:
-            raise Malformed(f"notification date-time: expected 00 or 09, found 0x{first:02X}",
-                            at)
-        n = take(stream, 1, "notification date-time length")[0]
-        if n != 12:
-            raise Malformed(f"notification date-time length {n}, expected 12", at + 1)
-        return take(stream, 12, "notification date-time")
+        if first == 0x09:
+            n = take(stream, 1, "notification date-time length")[0]
+            if n != DATE_TIME_LEN:
+                raise Malformed(f"notification date-time length {n}, expected 12", at + 1)
+            deviate(stream, "notification date-time tagged 09 0C", at)
+        elif first != DATE_TIME_LEN:
+            raise Malformed(f"notification date-time: expected 00, 0C or 09 0C, found "
+                            f"0x{first:02X}", at)
+        return take(stream, DATE_TIME_LEN, "notification date-time")
 
     def _build(self, obj, stream, context, path):
-        stream.write(b"\x00" if obj is None else b"\x09\x0c" + bytes(obj))
+        if obj is None:
+            stream.write(b"\x00")
+            return obj
+        data = bytes(obj)
+        if len(data) != DATE_TIME_LEN:
+            raise FrameError(f"notification date-time must be 12 bytes, got {len(data)}", 0)
+        stream.write(bytes((DATE_TIME_LEN,)) + data)
         return obj
 
 
@@ -121,7 +135,7 @@ class NotificationTime(Construct):
 DataNotification = Struct(
     Tag(0x0F, "DataNotification tag"),
     "invoke_id" / UInt(4),                # long-invoke-id-and-priority
-    "date_time" / NotificationTime(),
+    "date_time" / NotificationTime(),     # 00, or 0C <12-byte DLMS date-time>
     "body" / DlmsData,                    # 02 nn 12 <alert code> 09 0C <date-time> ...
 )
 
@@ -232,7 +246,8 @@ Frame = Struct(
 
 
 def parse(data: bytes) -> Container:
-    """Parse one frame into construct Containers (the whole input must be one frame)."""
+    """Parse one frame into construct Containers (the whole input must be one frame). The
+    top Container's `deviations` lists the deviations read, in byte order."""
     data = bytes(data)
     stream = Window(data, 0)
     try:
@@ -248,6 +263,7 @@ def parse(data: bytes) -> Container:
     if stream.tell() != len(data):
         raise FrameError(f"{len(data) - stream.tell()} trailing bytes after the frame",
                          stream.tell())
+    obj.deviations = stream.deviations  # read by view.interpret; Frame.build ignores it
     return obj
 
 

@@ -7,6 +7,11 @@ ExplicitError, so GreedyRange & co. never swallow them); `layouts.parse` turns t
 the frame) because every length-delimited field is parsed in a `Window` that knows where it
 starts.
 
+Lenient where devices are: a form real devices are known to send although the rules say
+otherwise (docs/frames.md "Deviations") is read, and recorded with `deviate` in the root
+window's `deviations`, in the same "<what> at byte <offset>" words an error would use; `parse`
+hands the list to the decoded view. Building is always exact (minimal DER lengths).
+
 The blocks know DER lengths and byte windows, not GBCS: the formats built from them are in
 layouts.py, as construct's core.py keeps its primitives apart from the formats using them.
 """
@@ -45,7 +50,8 @@ class Malformed(ExplicitError):
 
 
 class Window(io.BytesIO):
-    """A byte window of the frame that knows where it starts, so offsets stay absolute."""
+    """A byte window of the frame that knows where it starts, so offsets stay absolute. The
+    root window (the whole frame) also holds the nesting depth and the deviations read."""
 
     def __init__(self, data: bytes, base: int, root: Window | None = None) -> None:
         super().__init__(data)
@@ -53,6 +59,16 @@ class Window(io.BytesIO):
         self.size = len(data)
         self.root = root if root is not None else self
         self.depth = 0
+        if root is None:
+            self.deviations: list[str] = []
+
+
+def deviate(stream: Any, what: str, offset: int) -> None:
+    """Record that the frame deviates from the rules at `offset` in a way devices are known to
+    (read on, do not fail). Outside a Window (a bare stream) there is nowhere to record it."""
+    root = getattr(stream, "root", None)
+    if root is not None:
+        root.deviations.append(f"{what} at byte {offset}")
 
 
 def stream_offset(stream: Any) -> int:
@@ -200,7 +216,9 @@ class Reject(Construct):
 
 
 class DerLengthConstruct(Construct):
-    """DER length: 0..0x7F in one byte, else 0x81 nn or 0x82 nnnn, always minimal."""
+    """DER length: 0..0x7F in one byte, else 0x81 nn or 0x82 nnnn; built minimal. Read: also
+    0x82 00nn, the fixed-width form real frames use for lengths below 256 (a deviation);
+    0x81 nn with nn < 0x80 stays malformed (no device is known to send it)."""
 
     def _parse(self, stream, context, path):
         at = stream_offset(stream)
@@ -215,7 +233,7 @@ class DerLengthConstruct(Construct):
         if first == 0x82:
             n = int.from_bytes(take(stream, 2, "length"), "big")
             if n < 0x100:
-                raise Malformed(f"non-minimal DER length 82 {n:04X}", at)
+                deviate(stream, f"non-minimal DER length 82 {n:04X}", at)
             return n
         raise Malformed(f"unsupported DER length byte 0x{first:02X}", at)
 

@@ -10,7 +10,7 @@ time are found is written once per decoder on purpose: the fuzz tests compare th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from construct import Container  # type: ignore[import-untyped]
@@ -49,6 +49,9 @@ class DecodedFrame:
     episode_total: int | None = None
     first_time: str | None = None
     last_time: str | None = None
+    # what the frame does that the rules say it should not, but devices are known to:
+    # "non-minimal DER length 82 00DE at byte 36", ... in byte order; [] for an exact frame
+    deviations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,12 +163,12 @@ def _signed_fields(gs: Container, fr: dict[str, Any]) -> None:
 def interpret(obj: Container) -> DecodedFrame:
     """The decoded view of a parsed frame (raises FrameError on semantic errors)."""
     body = obj.body
+    fr = blank_fields(ENVELOPE_SIGNED if obj.envelope == 0xDF else ENVELOPE_CIPHERED)
+    fr["deviations"] = list(obj.get("deviations", ()))
     if obj.envelope == 0xDF:
-        fr = blank_fields(ENVELOPE_SIGNED)
         _signed_fields(body, fr)
         fr["payload_length"] = _payload_length(body)
         return DecodedFrame(**fr)
-    fr = blank_fields(ENVELOPE_CIPHERED)
     header = header_fields(body)
     ciphered = body.ciphered
     sc = ciphered.header.security_control
