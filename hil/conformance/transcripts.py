@@ -10,7 +10,8 @@ seen other seqs before.
 
 Placeholders, between braces:
 
-    host lines            {crc} the line's CRC; {pad:EXPR} 'A's so the line is EXPR bytes long
+    host lines            {crc} the line's CRC ({badcrc}: a wrong one); {pad:EXPR} 'A's so
+                          the line is EXPR bytes long
     device lines          {seq} the next device seq (lines are consecutive); {crc} a correct
                           CRC; {int} {word} {hex} {fw} any value of that form ({int:name},
                           {word:name}, {hex:name}, {seq:name} also remember it); {...} any
@@ -86,10 +87,10 @@ def parse_pattern(text: str, device: bool) -> list[Segment]:
         pos = m.end()
         body = m.group(1)
         kind, _, arg = body.partition(":")
-        if body == "crc":
+        if body == "crc" or (body == "badcrc" and not device):
             if not segs or not segs[-1].text.endswith("*"):
-                raise ValueError("{crc} must follow '*'")
-            segs.append(Segment(kind="crc"))
+                raise ValueError(f"{{{body}}} must follow '*'")
+            segs.append(Segment(kind="crc", arg="bad" if body == "badcrc" else ""))
         elif device and body == "...":
             segs.append(Segment(kind="..."))
         elif device and (kind in KINDS or kind == "seq") and (not arg or re.fullmatch(_NAME, arg)):
@@ -115,6 +116,7 @@ def render_host(segs: list[Segment], env: dict[str, Any]) -> bytes:
     pad_at = -1
     pad_len = 0
     crc_at = -1
+    bad = 0
     for s in segs:
         if s.kind == "":
             parts.append(s.text)
@@ -125,13 +127,14 @@ def render_host(segs: list[Segment], env: dict[str, Any]) -> bytes:
             parts.append("")
         else:  # crc
             crc_at = len(parts)
+            bad = 1 if s.arg else 0  # {badcrc}: the right CRC with its lowest bit flipped
             parts.append("0000")
     if pad_at >= 0:
         parts[pad_at] = "A" * max(0, pad_len - sum(len(p) for p in parts))
     if crc_at >= 0:
         head = "".join(parts[:crc_at])[:-1]  # up to, not including, "*"
         body = head[head.rfind("!"):] if "!" in head else head
-        parts[crc_at] = f"{wire.crc16(body.encode('latin-1')):04X}"
+        parts[crc_at] = f"{wire.crc16(body.encode('latin-1')) ^ bad:04X}"
     return "".join(parts).encode("latin-1")
 
 
@@ -236,7 +239,8 @@ def compile_steps(steps: list[Any]) -> list[CompiledStep]:
             except ValueError as err:
                 raise ValueError(f"{where}.send: {err}") from None
             for s in send:
-                _check_names(f"{where}.send", s.arg, scope)
+                if s.kind in ("expr", "pad"):
+                    _check_names(f"{where}.send", s.arg, scope)
         expect: list[list[Segment] | tuple[str, str, str]] = []
         raw = st.get("expect", [])
         if not isinstance(raw, list):
@@ -314,7 +318,7 @@ class TranscriptPlayer:
         self.hello: dict[str, str] = {}
         self.next_seq = 0
         self.held: dict[int, bytes] = {}  # device lines of this boot by seq (for RESEND checks)
-        self.last_hseq = h % MOD  # the highest host seq sent (the session's next base)
+        self.last_hseq = h % MOD  # the last host seq sent (the session starts the next one above it)
 
     def _read(self, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
@@ -399,7 +403,7 @@ class TranscriptPlayer:
             data = render_host(st.send, self.env)
             try:
                 hseq = wire.decode(data, wire.HOST_MARK)[0]
-                self.last_hseq = max(self.last_hseq, hseq)
+                self.last_hseq = hseq
             except wire.WireError:
                 pass  # a deliberately broken line
             sent = f" {_printable(data, 60)!r}"
