@@ -207,6 +207,22 @@ def test_an_optional_verb_answered_unsupported_is_not_applicable_never_passed(
     assert status["wire/lut"] == ("n/a", "needs caps lut (HELLO caps=none)")
 
 
+def test_a_silent_board_errs_and_is_given_up_after_three(tmp_path: Path) -> None:
+    class Silent(AdapterWrapper):
+        def read_line(self, timeout: float) -> bytes | None:
+            self.inner.read_line(min(timeout, 0.05))
+            return None
+
+    d = _subset(tmp_path, "limiter/gen_clear", "limiter/gen_bad_codes", "wire/hello",
+                "wire/noise")
+    out = ConformanceSession(load_board("emulated-chub"), wrapper=Silent,
+                             step_timeout=0.2).run(load_suite(d))
+    assert [o.status for o in out] == ["error"] * 4
+    assert "no hello" in out[0].message and out[2].message.startswith("no hello")
+    assert out[3].message.startswith("board unhealthy (3 errors in a row")
+    assert out[3].wall_s < 0.1  # not tried
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 def _limiter(**over: Any) -> dict[str, Any]:
@@ -244,9 +260,11 @@ def test_a_malformed_vector_file_is_bad_input_naming_file_and_field(
     assert field in err, err
 
 
-def test_unknown_board_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_or_absent_board_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = _conformance(capsys, "--board", "no-such-board")
     assert rc == 2 and "no-such-board" in err
+    rc, lines, err = _conformance(capsys, "--board", "pico")  # no Pico on this machine
+    assert rc == 2 and not lines and err.startswith("hil conformance: error: pico: ")
 
 
 # -- the checkout's vectors and the transcript language ----------------------------------------

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory of vector files, searched recursively (default: the "
                              "checkout's vectors/: limiter/ and wire/)")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML for CI")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--step-timeout", type=float, default=10.0, metavar="S",
                         help="seconds to wait for each answer (default 10)")
 
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         elif o.status == PASS and o.message:
             print(f"note  {o.name}: passes; {o.message}", flush=True)
 
-    session = ConformanceSession(board, step_timeout=args.timeout, on_outcome=report)
+    session = ConformanceSession(board, step_timeout=args.step_timeout, on_outcome=report)
     outcomes = session.run(vectors)
     hello = session.hello
     ident = " ".join(f"{k}={hello[k]}" for k in ("fw", "engine", "caps") if k in hello)

@@ -34,6 +34,7 @@ from hil.conformance.vectors import LIMITER, Vector
 
 AdapterWrapper = Callable[[BoardAdapter], BoardAdapter]
 LUT_CAP = "lut"
+ERRORS_IN_A_ROW = 3  # then the board is unhealthy: the rest are errors without being tried
 
 
 class ConformanceSession:
@@ -51,6 +52,8 @@ class ConformanceSession:
         self.client: ProtocolClient | None = None
         self.next_h = 1  # a host seq above every one this session has sent on the adapter
         self.cannot_hold: str | None = None
+        self.unhealthy: str | None = None
+        self._errors_in_a_row = 0
 
     # -- the board -----------------------------------------------------------------------------
     def _start(self) -> BoardAdapter:
@@ -67,6 +70,7 @@ class ConformanceSession:
         a = self.adapter if self.adapter is not None else self._start()
         self.client = ProtocolClient(a, step_timeout=self.step_timeout)
         self.hello = self.client.hello()
+        # the client numbers its commands 1, 2, ...: the count is the last seq it sent
         self.next_h = self.client.counters.commands + 1
         return self.client
 
@@ -85,7 +89,8 @@ class ConformanceSession:
     def run(self, vectors: list[Vector]) -> list[Outcome]:
         why = self.board.absent_reason()
         if why:
-            raise BoardAbsent(f"{self.board.name}: {why}")
+            raise BoardAbsent(why if why.startswith(self.board.name) else
+                              f"{self.board.name}: {why}")
         out: list[Outcome] = []
         try:
             for v in vectors:
@@ -102,6 +107,16 @@ class ConformanceSession:
     def _one(self, v: Vector) -> Outcome:
         if self.cannot_hold:
             return Outcome(v.name, NOT_APPLICABLE, self.cannot_hold)
+        if self.unhealthy:
+            return Outcome(v.name, ERROR, self.unhealthy)
+        o = self._try(v)
+        self._errors_in_a_row = self._errors_in_a_row + 1 if o.status == ERROR else 0
+        if self._errors_in_a_row >= ERRORS_IN_A_ROW:
+            self.unhealthy = f"board unhealthy ({ERRORS_IN_A_ROW} errors in a row; the last: " \
+                f"{o.message})"
+        return o
+
+    def _try(self, v: Vector) -> Outcome:
         try:
             note = self._limiter(v) if v.kind == LIMITER else self._transcript(v)
             return Outcome(v.name, PASS, note)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from firmware_model import wire
@@ -204,7 +204,6 @@ class CompiledStep:
     expect: list[list[Segment] | tuple[str, str, str]]  # a pattern, or ("resent", FROM, TO)
     na_if: tuple[str, ...]
     repeat: str
-    source: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 def compile_steps(steps: list[Any]) -> list[CompiledStep]:
@@ -276,7 +275,9 @@ def compile_steps(steps: list[Any]) -> list[CompiledStep]:
         if not isinstance(na_if, list) or any(c not in ERROR_CODES for c in na_if):
             raise ValueError(f"{where}.na_if: not a list of error codes of "
                              "docs/wire-protocol.md")
-        out.append(CompiledStep(send, expect, tuple(na_if), repeat, st))
+        if not isinstance(st.get("note", ""), str):
+            raise ValueError(f"{where}.note: not a string")
+        out.append(CompiledStep(send, expect, tuple(na_if), repeat))
     return out
 
 
@@ -318,7 +319,7 @@ class TranscriptPlayer:
         self.hello: dict[str, str] = {}
         self.next_seq = 0
         self.held: dict[int, bytes] = {}  # device lines of this boot by seq (for RESEND checks)
-        self.last_hseq = h % MOD  # the last host seq sent (the session starts the next one above it)
+        self.last_hseq = h % MOD  # the last host seq sent: the session starts above it
 
     def _read(self, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
