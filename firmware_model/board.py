@@ -31,10 +31,21 @@ except ImportError:
     except ImportError:  # a board too small for it answers CONFIG with E_UNSUPPORTED
         config_update = None  # type: ignore[assignment]
 
+try:
+    from firmware_model import lut
+except ImportError:
+    try:
+        import lut
+    except ImportError:  # a board built without it answers the L verbs with E_UNSUPPORTED
+        lut = None  # type: ignore[assignment]
+
 SOURCES = ("esme", "gsme", "hub")
 # the kinds of RESET <kind> (docs/wire-protocol.md); each comes back as a BOOT event's cause,
 # as machine.reset_cause() would report it after such a restart
 RESET_KINDS = ("soft", "hard", "watchdog", "brownout")
+# the limiter-under-test verbs (firmware_model/lut.py): optional, announced by HELLO caps=lut
+LUT_VERBS = ("LNEW", "LOFFER", "LPOLL", "LPOP", "LLEVEL", "LCONF", "LCLEAR", "LSTATS", "LSNAP",
+             "LPUT", "LRESTORE", "LFAULT")
 _DEC = {limiter.SUPPRESS: "S", limiter.FORWARD: "F", limiter.FORWARD | limiter.STARTED: "T"}
 _STAT_ORDER = ("offered", "forwarded", "suppressed", "amber_events", "red_events",
                "overflow_uses", "episodes", "pending_summaries")
@@ -107,6 +118,7 @@ class Board:
         self._dirty = False
         self._saved_at = 0
         self._polled_at = -1
+        self._lut = None  # the limiter under test's state: made by the first L verb
 
     # -- boot and persistence -----------------------------------------------------------------
 
@@ -315,7 +327,7 @@ class Board:
             self.out.emit("HELLO", self.hello())
             return ""
         if verb == "ALERT":
-            _nargs(args, 2)
+            wire.nargs(args, 2)
             code = _hex16(args[0])
             if code == SUMMARY_CODE:  # project-defined; only the board itself sends it
                 raise wire.WireError(wire.E_ARG, "code 8FFE reserved")
@@ -325,8 +337,8 @@ class Board:
             self.housekeeping()
             return text
         if verb == "ADVANCE":
-            _nargs(args, 1)
-            ms = _uint(args[0], 86400000)
+            wire.nargs(args, 1)
+            ms = wire.uint_arg(args[0], 86400000)
             if not getattr(self.clock, "virtual", False):
                 raise wire.WireError(wire.E_UNSUPPORTED, "real-time clock")
             while ms > 0:
@@ -336,15 +348,15 @@ class Board:
                 self.housekeeping()
             return "t=%d" % self.clock.ticks_ms()
         if verb == "CLOCK":
-            _nargs(args, 1)
-            self.clock.set_wall(_uint(args[0], 0xFFFFFFFF))
+            wire.nargs(args, 1)
+            self.clock.set_wall(wire.uint_arg(args[0], 0xFFFFFFFF))
             return ""
         if verb == "STATS":
             self.out.emit("STATS", self.stats_text())
             return ""
         if verb == "RESEND":
-            _nargs(args, 1)
-            return "resent=%d" % self.out.resend(_uint(args[0], wire.SEQ_MOD - 1))
+            wire.nargs(args, 1)
+            return "resent=%d" % self.out.resend(wire.uint_arg(args[0], wire.SEQ_MOD - 1))
         if verb == "SAVE":
             return "bytes=%d" % self.save()
         if verb == "CLEAR":
@@ -354,22 +366,28 @@ class Board:
                 self.limiters[d].clear()
             return "bytes=%d" % self.save()
         if verb == "CONFIG":
-            _nargs(args, 1)
+            wire.nargs(args, 1)
             return self.apply_config(args[0])
         if verb == "RESET":
-            _nargs(args, 1)
+            wire.nargs(args, 1)
             if args[0] not in RESET_KINDS:
                 raise wire.WireError(wire.E_ARG, "kind " + args[0])
             if self.host is None or not self.host.can_reset(args[0]):
                 raise wire.WireError(wire.E_UNSUPPORTED, args[0])
             return ""
         if verb == "POWERCUT":
-            _nargs(args, 1)
-            n = _uint(args[0], 1 << 24)
+            wire.nargs(args, 1)
+            n = wire.uint_arg(args[0], 1 << 24)
             if self.host is None or not hasattr(self.host, "powercut"):
                 raise wire.WireError(wire.E_UNSUPPORTED, "powercut")
             self.host.powercut(n)
             return ""
+        if verb in LUT_VERBS:
+            if lut is None:
+                raise wire.WireError(wire.E_UNSUPPORTED, "lut")
+            if self._lut is None:
+                self._lut = lut.UnderTest()
+            return self._lut.run(verb, args, self.out)
         raise wire.WireError(wire.E_VERB, verb[:16])
 
     def apply_config(self, hexmsg):
@@ -393,11 +411,12 @@ class Board:
 
     def hello(self):
         return ("proto=%d fw=%s board=%s engine=%s role=%s limiter=%s clock=%s boot=%d "
-                "ring=%d max=%d" % (wire.PROTOCOL_VERSION, self.fw or "unknown", self.name,
-                                     self.engine or "unknown", self.role, self.placement,
-                                     "virtual" if getattr(self.clock, "virtual", False)
-                                     else "real", self.boot_n, self.out.size,
-                                     wire.MAX_LINE))
+                "ring=%d max=%d caps=%s" % (wire.PROTOCOL_VERSION, self.fw or "unknown",
+                                            self.name, self.engine or "unknown", self.role,
+                                            self.placement,
+                                            "virtual" if getattr(self.clock, "virtual", False)
+                                            else "real", self.boot_n, self.out.size,
+                                            wire.MAX_LINE, "none" if lut is None else "lut"))
 
     def stats_text(self):
         now = self.clock.ticks_ms()
@@ -422,11 +441,6 @@ _DEFAULT_TITLES = {
 }
 
 
-def _nargs(args, n):
-    if len(args) != n:
-        raise wire.WireError(wire.E_ARG, "want %d args" % n)
-
-
 def _hex16(s):
     if len(s) != 4:
         raise wire.WireError(wire.E_ARG, "code " + s[:8])
@@ -434,12 +448,6 @@ def _hex16(s):
         return int(s, 16)
     except ValueError:
         raise wire.WireError(wire.E_ARG, "code " + s[:8]) from None
-
-
-def _uint(s, top):
-    if not s.isdigit() or len(s) > 10 or int(s) > top:
-        raise wire.WireError(wire.E_ARG, "value " + s[:12])
-    return int(s)
 
 
 def _word(e):

@@ -126,6 +126,19 @@ def decode(line, mark):
     return seq, parts[1], parts[2:], i
 
 
+def nargs(args, n):
+    """A command's argument words must be exactly n: else WireError(E_ARG)."""
+    if len(args) != n:
+        raise WireError(E_ARG, "want %d args" % n)
+
+
+def uint_arg(s, top):
+    """A decimal argument word 0..top as an int: else WireError(E_ARG)."""
+    if not s.isdigit() or len(s) > 10 or int(s) > top:
+        raise WireError(E_ARG, "value " + s[:12])
+    return int(s)
+
+
 def seq_diff(a, b):
     """a - b on the seq circle (like time.ticks_diff, period 2**30)."""
     return ((a - b + (SEQ_MOD >> 1)) & (SEQ_MOD - 1)) - (SEQ_MOD >> 1)

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "decode": "hil.commands.decode",
     "compare": "hil.commands.compare",
     "run": "hil.commands.run",
+    "conformance": "hil.commands.conformance",
     "boards": "hil.commands.boards",
     "deploy": "hil.commands.deploy",
     "report": "hil.commands.report",

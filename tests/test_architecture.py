@@ -22,6 +22,7 @@ WINGS: dict[str, set[str]] = {
     "hil.compare": {"hil.frames", "hil.model"},
     "hil.board": set(),
     "hil.harness": {"hil.frames", "hil.model", "hil.compare", "hil.board"},
+    "hil.conformance": {"hil.frames", "hil.board"},
     "hil.report": {"hil.frames", "hil.model", "hil.compare", "hil.board", "hil.harness"},
     "hil.commands": {"*"},
     "hil.cli": {"*"},
