@@ -41,9 +41,9 @@ BOOT_TIMEOUT_S = 30.0
 
 MAIN_PY = '''\
 # main.py of the emulated MicroPython board (written by emulator/engine_micropython.py at
-# power-on). It builds the board object and runs firmware_model/main.py's loop over the
-# port's UART (_port.serve: app.feed(bytes) for what the host sends, app.housekeeping() when
-# the line is quiet, real-time clock only) until the firmware asks for a reset.
+# power-on). It builds the board object and hands it to the port, whose main loop plays
+# firmware_model/main.py's (_port.step: app.feed(bytes) for what the host sends,
+# app.housekeeping() when the line is quiet, real-time clock only) until a reset or Ctrl-C.
 import _port
 from firmware_model import board, wire
 from firmware_model.limiter import Config
@@ -56,7 +56,7 @@ app = board.Board(_port.write, _port.clock, OsFs("/flash/alertstorm/"), host=_po
                   fw=wire.firmware_hash("/flash/firmware_model"), titles={titles},
                   critical={critical}, config=Config.from_dict(_cfg) if _cfg else None)
 app.boot(_port.cause)
-_port.serve(app)
+_port.attach(app)
 '''
 
 

@@ -3,9 +3,10 @@
 // emulator/mpvm_engine.mjs, which owns the UART side (receive ring, Ctrl-C interrupt).
 //
 //   power on / reset:  a fresh VM; files come back from the emulated flash directory;
-//                      boot.py runs if present, then main.py (friendly-REPL resets only) as
-//                      `_port.run_main()`: its board loop reads the UART until the firmware asks
-//                      for a reset or the host interrupts it; then the friendly REPL.
+//                      boot.py runs if present, then main.py (friendly-REPL resets only). The
+//                      board object main.py makes is run by `mainLoop`, one `_port.step` per
+//                      wake-up, until the firmware asks for a reset or the host interrupts it;
+//                      then the friendly REPL.
 //   REPL:              every received byte goes to MicroPython's own event-driven REPL (friendly
 //                      and raw). Raw-paste (Ctrl-E A Ctrl-A) is answered here, because this port's
 //                      event-driven REPL lacks it: R\x01, the window, \x01 per window consumed,
@@ -120,10 +121,6 @@ function consoleRead(dst) {
 
 // What the port layer (emulator/mpvm_port.py) calls: the board's idle and reset lines.
 const hw = {
-    wait(ms) {               // block until input (returns bytes waiting), interrupt or timeout
-        waitEvent(ms);
-        return rx.count();
-    },
     sleep_ms(ms) {           // time.sleep_ms: idle until the deadline or Ctrl-C
         const end = Date.now() + ms;
         for (let left = ms; left > 0 && !interrupted(); left = end - Date.now()) waitEvent(left);
@@ -236,10 +233,22 @@ async function life(cause, friendly) {
     runPy("_port.run_file('boot.py')");
     if (friendly) {
         runPy("_port.run_main()");
-        const kind = board.mp.pyimport("_port").host.pending;
-        if (typeof kind === "string") { saveClock(); return { kind, friendly: true }; }
+        const port = board.mp.pyimport("_port");
+        let kind = port.host.pending;
+        if (typeof kind !== "string" && port._app) kind = mainLoop(port.step);
+        if (typeof kind === "string" && kind !== "repl") { saveClock(); return { kind, friendly: true }; }
     }
     return repl(friendly);
+}
+
+// main.py's loop: one step per wake-up (input, Ctrl-C, or a quiet line on a real clock)
+function mainLoop(step) {
+    const idle = job.virtual ? -1 : IDLE_MS;
+    for (;;) {
+        waitEvent(idle);
+        const kind = step(rx.count());
+        if (typeof kind === "string") return kind;
+    }
 }
 
 // -- the REPL -----------------------------------------------------------------------------------

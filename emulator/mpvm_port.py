@@ -7,8 +7,8 @@ What a real port provides in C and the WebAssembly build lacks, or has different
 - the board clock (virtual time for ADVANCE, or the host's), the reset host the firmware asks
   for resets, and the UART the firmware writes its protocol lines to (raw, like
   sys.stdout.buffer on a board);
-- the main loop of main.py (`serve`): read what the UART received, feed the board, run its
-  housekeeping when the line is quiet; Ctrl-C stops it with KeyboardInterrupt, as on a board;
+- the main loop of main.py (`attach`, `step`): read what the UART received, feed the board, run
+  its housekeeping when the line is quiet; Ctrl-C stops it with KeyboardInterrupt, as on a board;
 - `time.sleep*` that idle (the build's spin in a loop no Ctrl-C can stop) and `asyncio.run`
   (the build's asyncio runs on JavaScript timers, which a board does not have);
 - `os.ilistdir` 4-tuples with the size, as littlefs/FAT ports give (VfsPosix gives 3).
@@ -26,6 +26,7 @@ import _hw
 import micropython
 from asyncio import core
 
+_ONCE = (0,)  # iterating it is a backward jump: where the VM raises a pending Ctrl-C
 clock = None
 host = None
 cause = "power"
@@ -129,28 +130,46 @@ def run_file(name):
     except BaseException as e:  # noqa: B036 (a board prints whatever ended main.py)
         sys.print_exception(e)
     finally:
-        micropython.kbd_intr(-1)
+        # an attached main loop goes on running main.py: Ctrl-C still interrupts it
+        micropython.kbd_intr(-1 if _app is None else 3)
 
 
 def run_main():
     run_file("main.py")
 
 
-def serve(app):
-    """firmware_model/main.py's loop with the UART as its console: until a reset is asked."""
-    buf = bytearray(1024)
-    mv = memoryview(buf)
-    rd = sys.stdin.buffer.readinto
-    wait = _hw.wait
-    virtual = clock.virtual
-    idle = -1 if virtual else _idle_ms
-    while host.pending is None:
-        n = wait(idle)
+def attach(app):
+    """main.py's last word: the board's main loop is `step`, called by the CPU thread per
+    wake-up (input, or a quiet line on a real-clock board). One call each, not one endless
+    loop: this build collects garbage only between calls from JavaScript."""
+    global _app, _buf, _mv, _rd
+    _app = app
+    _buf = bytearray(1024)
+    _mv = memoryview(_buf)
+    _rd = sys.stdin.buffer.readinto
+    micropython.kbd_intr(3)  # main.py is running: Ctrl-C interrupts it, as on a board
+
+
+_app = None
+
+
+def step(n):
+    """firmware_model/main.py's loop body with the UART as its console: `n` bytes are waiting
+    (0: the line was quiet). Returns the reset the firmware asked for, "repl" when the loop
+    ended with an exception (printed, as a board prints what ended main.py), else None."""
+    try:
+        for _ in _ONCE:  # a Ctrl-C that woke the board is raised here
+            pass
         if n:
-            n = rd(mv[:min(n, 1024)])
-            app.feed(bytes(mv[:n]))
-        elif not virtual:
-            app.housekeeping()
+            n = _rd(_mv[:min(n, 1024)])
+            _app.feed(bytes(_mv[:n]))
+        elif not clock.virtual:
+            _app.housekeeping()
+    except BaseException as e:  # noqa: B036 (whatever ends the main loop is printed)
+        micropython.kbd_intr(-1)
+        sys.print_exception(e)
+        return "repl"
+    return host.pending
 
 
 # -- time: sleeping idles the board ---------------------------------------------------------
@@ -158,10 +177,18 @@ def serve(app):
 def sleep_ms(ms):
     if ms > 0:
         _hw.sleep_ms(int(ms))
+        # a backward jump: a Ctrl-C that ended the sleep is raised here, inside the sleep (as a
+        # port's delay raises it), not after the caller's next statements
+        for _ in _ONCE:
+            pass
 
 
 def sleep(s):
-    sleep_ms(int(s * 1000))
+    ms = int(s * 1000)
+    if ms > 0:
+        _hw.sleep_ms(ms)
+        for _ in _ONCE:
+            pass
 
 
 def sleep_us(us):

@@ -17,6 +17,14 @@
 //                  and writes to a file opened on /dev/stdout go out raw (the port's
 //                  sys.stdout.buffer).
 //
+//   trampolines    The build emulates setjmp/longjmp (MicroPython's nlr) in JavaScript: inside a
+//                  function that sets a jump buffer, every call goes through an `invoke_*`
+//                  import. The glue's versions check the function table on every call (an
+//                  assertion build: `wasmTable.get` per call) and reach the stack pointer through
+//                  checked export wrappers; about 8 such calls per bytecode loop iteration made
+//                  them most of the VM's time. Same semantics here, without the checks: the
+//                  table is never changed at run time (the build has no addFunction).
+//
 // The compiled module is kept, so a soft reset (a fresh instance) costs no recompilation.
 
 // Emscripten's errno numbers (musl/arch/emscripten) -> MicroPython's (py/mperrno.h, Linux's).
@@ -96,7 +104,9 @@ export async function loadBoardVM(mjs, heapsize, console) {
             initial: compiled.min, maximum: compiled.max, shared: true });
         board.memory = memory;
         hook(imports, memory, board, console);
+        const tramp = trampolines(imports);
         const instance = await orig(compiled.module, { ...imports, env: { ...imports.env, memory } });
+        tramp.bind(instance.exports);
         return { instance, module: compiled.module };
     };
     const { loadMicroPython } = await import(mjs);
@@ -153,6 +163,39 @@ function hook(imports, memory, board, console) {
         new DataView(memory.buffer).setUint32(pnum, r, true);
         return 0;
     };
+}
+
+// invoke_<ret><args>(index, ...args): call table[index]; a longjmp (a thrown number) is caught
+// and reported to the wasm side with setThrew, as Emscripten's own trampolines do.
+function trampolines(imports) {
+    let ex = null;
+    const table = [];
+    const fn = (i) => table[i] || (table[i] = ex.__indirect_function_table.get(i));
+    const save = () => ex.emscripten_stack_get_current();
+    const caught = (sp, e) => {
+        ex._emscripten_stack_restore(sp);
+        if (e !== e + 0) throw e;
+        ex.setThrew(1, 0);
+    };
+    const byArity = [
+        (i) => { const sp = save(); try { return fn(i)(); } catch (e) { caught(sp, e); } },
+        (i, a) => { const sp = save(); try { return fn(i)(a); } catch (e) { caught(sp, e); } },
+        (i, a, b) => { const sp = save(); try { return fn(i)(a, b); } catch (e) { caught(sp, e); } },
+        (i, a, b, c) => {
+            const sp = save(); try { return fn(i)(a, b, c); } catch (e) { caught(sp, e); } },
+        (i, a, b, c, d) => {
+            const sp = save(); try { return fn(i)(a, b, c, d); } catch (e) { caught(sp, e); } },
+        (i, a, b, c, d, f) => {
+            const sp = save(); try { return fn(i)(a, b, c, d, f); } catch (e) { caught(sp, e); } },
+        (i, a, b, c, d, f, g) => {
+            const sp = save(); try { return fn(i)(a, b, c, d, f, g); } catch (e) { caught(sp, e); } },
+    ];
+    const env = imports.env;
+    for (const name of Object.keys(env)) {
+        const m = /^invoke_[a-z]([a-z]*)$/.exec(name);
+        if (m && byArity[m[1].length]) env[name] = byArity[m[1].length];
+    }
+    return { bind(exports) { ex = exports; } };
 }
 
 function readCString(memory, p) {
