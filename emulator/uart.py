@@ -44,11 +44,15 @@ class PtyUart:
 
     def read(self, timeout: float | None) -> bytes:
         """Bytes the host wrote (b"" on timeout); paced: each only once it has crossed the line."""
-        r, _, _ = select.select([self.master], [], [], timeout)
-        if not r:
-            return b""
         try:
-            data = os.read(self.master, self._rx_chunk)
+            try:
+                # a busy host has often written already: one system call instead of two
+                data = os.read(self.master, self._rx_chunk)
+            except BlockingIOError:
+                r, _, _ = select.select([self.master], [], [], timeout)
+                if not r:
+                    return b""
+                data = os.read(self.master, self._rx_chunk)
         except BlockingIOError:
             return b""
         except OSError as e:  # cannot happen while we hold the slave open; say so if it does
@@ -63,12 +67,19 @@ class PtyUart:
         return data
 
     def write(self, data: bytes) -> None:
-        if self.baud:
+        """Bytes to the host; paced: each reaches the host once it has crossed the line."""
+        if not self.baud:
+            self._put(data)
+            return
+        step = self._rx_chunk
+        for i in range(0, len(data), step):
+            part = data[i:i + step]
             now = time.monotonic()
-            start = max(now, self._tx_free)
-            self._tx_free = start + len(data) * self._byte_s
-            if start > now:
-                time.sleep(start - now)
+            self._tx_free = max(now, self._tx_free) + len(part) * self._byte_s
+            time.sleep(self._tx_free - now)
+            self._put(part)
+
+    def _put(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             try:
