@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = _stop_on_signals()
     try:
         engine = create_engine(args.engine or spec.engine, spec, uart.write, flash, clock)
+        direct = engine.take_uart(uart)
         engine.start()
     except EngineError as e:
         print(f"emulator: error: {e}", file=sys.stderr)
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PORT {uart.path}", flush=True)
     try:
         while not stop:
+            if direct:
+                signal.pause()  # the engine serves the pty
+                continue
             data = uart.read(0.05)
             if data:
                 engine.feed(data)

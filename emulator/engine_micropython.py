@@ -9,8 +9,11 @@ unchanged), Ctrl-C drops into MicroPython's own REPL, and MicroPython's host too
 the pty as against a board (CRLF console, raw REPL, raw-paste flow control, streamed output,
 Ctrl-C of a running program, soft reset, errno numbers). Design and limits: docs/engines.md.
 
-This side only moves bytes: what the host writes goes to node framed as [type][len][payload]
-on its stdin; what node prints on stdout is exactly what the board sends to the pty."""
+This side only moves bytes, or none: on an unpaced line node is given the pty itself (its
+UART thread reads the host's bytes, its CPU writes the board's: two hops fewer per round
+trip); on a paced one (`baud`) the emulator paces and what the host writes goes to node framed
+as [type][len][payload] on its stdin, and what node prints on stdout is exactly what the board
+sends to the pty."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from emulator.clock import VirtualClock
 from emulator.engine import Engine, EngineError
 from emulator.flash import FlashFs
 from emulator.mpvm import MJS, available
+from emulator.uart import PtyUart
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -95,8 +99,15 @@ class MicroPythonEngine(Engine):
         self._ready = threading.Event()
         self._dead_reported = False
         self._threads: list[threading.Thread] = []
+        self._uart_fd: int | None = None  # the pty master, when node serves it directly
 
     # -- Engine -------------------------------------------------------------------------------
+    def take_uart(self, uart: PtyUart) -> bool:
+        if uart.baud:
+            return False  # pacing is the emulator's (emulator/uart.py)
+        self._uart_fd = uart.master
+        return True
+
     def start(self) -> None:
         if not available():
             raise EngineError(f"micropython engine needs node and {MJS} (run scripts/setup.sh)")
@@ -105,12 +116,13 @@ class MicroPythonEngine(Engine):
             "mjs": str(MJS), "flash": str(self.flash.root.resolve()), "heap": self.heap,
             "ticks": self.clock.ticks_ms(), "virtual": bool(self.clock.virtual),
             "wall": self.clock.wall_s(), "portPy": PORT_PY.read_text(),
-            "machinePy": MACHINE_PY.read_text(),
+            "machinePy": MACHINE_PY.read_text(), "uartFd": self._uart_fd,
         }
         try:
             self.proc = subprocess.Popen(
                 ["node", str(BRIDGE), json.dumps(job)], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                pass_fds=() if self._uart_fd is None else (self._uart_fd,))
         except OSError as e:
             raise EngineError(f"cannot start node: {e}") from None
         for target in (self._pump_out, self._pump_err):

@@ -12,11 +12,15 @@
 // When the ring is full the bytes wait here (and node stops reading its stdin): the host is
 // held back as by a flow-controlled serial line, nothing is lost.
 //
+// The serial line: with `uartFd` (an unpaced line) the pty itself, read here and written by the
+// CPU; else through the Python side (emulator/engine_micropython.py), which paces it.
 // Channel to the Python side. stdin: frames of [type:1][len:4 BE][payload]; types
 //   "D" bytes the host wrote to the pty, "Q" quit (others are ignored).
-// stdout: exactly the bytes the board sends to the pty (written by the CPU). stderr:
-//   diagnostics, and "READY <boots>" once the board has booted.
-// The one argument is a JSON job: {mjs, flash, ticks, virtual, wall, heap, portPy, machinePy}.
+// stdout: exactly the bytes the board sends to the pty (written by the CPU), unless uartFd.
+// stderr: diagnostics, and "READY <boots>" once the board has booted.
+// The one argument is a JSON job:
+//   {mjs, flash, ticks, virtual, wall, heap, portPy, machinePy, uartFd}.
+import tty from "tty";
 import { Worker } from "worker_threads";
 import { Ring } from "./mpvm_uart.mjs";
 
@@ -71,12 +75,16 @@ function feedRing() {
     }
     if (held.length && !draining) {
         draining = true;
-        process.stdin.pause();
+        line.pause();
         rx.drained().then(() => { draining = false; feedRing(); });
     } else if (!held.length) {
-        process.stdin.resume();
+        line.resume();
     }
 }
+
+// the host's bytes: straight from the pty, or framed from the Python side
+const line = job.uartFd != null ? new tty.ReadStream(job.uartFd) : process.stdin;
+if (job.uartFd != null) line.on("data", receive);
 
 let inbuf = Buffer.alloc(0);
 process.stdin.on("data", (chunk) => {
@@ -88,7 +96,7 @@ process.stdin.on("data", (chunk) => {
         const payload = inbuf.subarray(5, 5 + n);
         inbuf = inbuf.subarray(5 + n);
         if (type === 0x51) process.exit(0);        // "Q"
-        if (type === 0x44) receive(payload);       // "D"
+        if (type === 0x44) receive(payload);       // "D" (a paced line)
     }
 });
 process.stdin.on("end", () => process.exit(0));

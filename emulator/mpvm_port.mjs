@@ -31,6 +31,7 @@ const PASTE_WINDOW = 128;           // raw-paste flow-control window (bytes)
 const IDLE_MS = 50;                 // real-clock board: housekeeping after this much quiet
 const PORT_FILES = { "/lib/_port.py": job.portPy, "/lib/machine.py": job.machinePy };
 const BANNER_RAW = "raw REPL; CTRL-B to exit\r\n>";
+const TX_FD = job.uartFd != null ? job.uartFd : 1;  // the pty itself, or the Python side
 
 class Reset extends Error {
     constructor(kind) { super(`reset ${kind}`); this.kind = kind; }
@@ -55,7 +56,7 @@ function txFlush() {
     txn = 0;
     for (let off = 0; off < data.length;) {
         try {
-            off += fs.writeSync(1, data, off);
+            off += fs.writeSync(TX_FD, data, off);
         } catch (e) {
             if (e.code !== "EAGAIN") throw e;
             Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);  // host not reading

@@ -16,15 +16,16 @@ errno numbers need nothing here: the C library boundary already speaks MicroPyth
 (emulator/mpvm_wasm.mjs).
 """
 
-import __main__
 import asyncio
 import os
 import sys
 import time
+from asyncio import core
 
 import _hw
 import micropython
-from asyncio import core
+
+import __main__
 
 _ONCE = (0,)  # iterating it is a backward jump: where the VM raises a pending Ctrl-C
 clock = None
@@ -70,7 +71,7 @@ class Clock:
 
     def state(self):
         self._sync()
-        return "%d %d %d" % (self.elapsed_ms, self._wall, self._wall_at)
+        return f"{self.elapsed_ms} {self._wall} {self._wall_at}"
 
 
 class Host:

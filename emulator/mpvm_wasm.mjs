@@ -91,7 +91,8 @@ function iovecs(memory, iov, n) {
 }
 
 // console: {read(dst: Uint8Array) -> n | -errno, write(bytes, cooked: bool)}
-export async function loadBoardVM(mjs, heapsize, console) {
+// glueTrampolines: keep the build's own invoke_* (benchmarks/vm_alerts.mjs's baseline)
+export async function loadBoardVM(mjs, heapsize, console, { glueTrampolines = false } = {}) {
     const board = { memory: null, rawFds: new Set() };
     const orig = WebAssembly.instantiate;
     WebAssembly.instantiate = async (bin, imports) => {
@@ -104,9 +105,9 @@ export async function loadBoardVM(mjs, heapsize, console) {
             initial: compiled.min, maximum: compiled.max, shared: true });
         board.memory = memory;
         hook(imports, memory, board, console);
-        const tramp = trampolines(imports);
+        const tramp = glueTrampolines ? null : trampolines(imports);
         const instance = await orig(compiled.module, { ...imports, env: { ...imports.env, memory } });
-        tramp.bind(instance.exports);
+        if (tramp) tramp.bind(instance.exports);
         return { instance, module: compiled.module };
     };
     const { loadMicroPython } = await import(mjs);
