@@ -9,14 +9,16 @@ What a real port provides in C and the WebAssembly build lacks, or has different
   sys.stdout.buffer on a board);
 - the main loop of main.py (`attach`, `step`): read what the UART received, feed the board, run
   its housekeeping when the line is quiet; Ctrl-C stops it with KeyboardInterrupt, as on a board;
-- `time.sleep*` that idle (the build's spin in a loop no Ctrl-C can stop) and `asyncio.run`
-  (the build's asyncio runs on JavaScript timers, which a board does not have);
+- `time.sleep*` that idle (the build's spin in a loop no Ctrl-C can stop), `asyncio.run`
+  (the build's asyncio runs on JavaScript timers, which a board does not have) and `input`
+  (the build's reads a console that always answers 0, and spins);
 - `os.ilistdir` 4-tuples with the size, as littlefs/FAT ports give (VfsPosix gives 3).
 errno numbers need nothing here: the C library boundary already speaks MicroPython's
 (emulator/mpvm_wasm.mjs).
 """
 
 import asyncio
+import builtins
 import os
 import sys
 import time
@@ -103,6 +105,7 @@ def init(ticks, elapsed, virtual, wall, wall_at, why, idle_ms):
     time.sleep_ms = sleep_ms
     time.sleep_us = sleep_us
     os.ilistdir = ilistdir
+    builtins.input = input_line
     # no JavaScript event loop on a board: tasks run inside asyncio.run() only
     core._schedule_run_iter = _no_timer
     core.new_event_loop()
@@ -198,6 +201,29 @@ def sleep_us(us):
         _hw.sleep_ms(us // 1000 - 1)
     while time.ticks_diff(end, time.ticks_us()) > 0:
         pass
+
+
+# -- input: a line from the console, echoed as the REPL's readline does -------------------------
+
+def input_line(prompt=""):
+    if prompt:
+        _uart.write(str(prompt).encode())
+    line = bytearray()
+    rd = sys.stdin.buffer.read
+    while True:
+        c = rd(1)[0]
+        if c in (10, 13):
+            _uart.write(b"\r\n")
+            return line.decode()
+        if c in (8, 127):
+            if line:
+                line.pop()
+                _uart.write(b"\x08 \x08")
+        elif c == 4 and not line:
+            raise EOFError
+        elif c >= 32:
+            line.append(c)
+            _uart.write(bytes((c,)))
 
 
 # -- os -------------------------------------------------------------------------------------------

@@ -159,3 +159,13 @@ def test_serial_line_paced_at_115200_baud(tmp_path: Path) -> None:
         emu.stop()
     assert 0.18 < out_s < 2.0, out_s
     assert 0.18 < in_s < 3.0, in_s
+
+
+def test_input_reads_a_line_from_the_console(board: Emu) -> None:
+    to_repl(board)
+    board.port.write(b"x = input('? ')\r")
+    board.raw_until(b"\r\n? ")
+    board.port.write(b"abd\x7fc\r")  # typed with a backspace, echoed as readline does
+    assert board.raw_until(b">>> ") == b"abd\x08 \x08c\r\n>>> "
+    board.port.write(b"print(repr(x))\r")
+    assert board.raw_until(b">>> ").endswith(b"\r\n'abc'\r\n>>> ")
