@@ -217,7 +217,7 @@ def input_line(prompt=""):
             return line.decode()
         if c in (8, 127):
             if line:
-                line.pop()
+                line = line[:-1]
                 _uart.write(b"\x08 \x08")
         elif c == 4 and not line:
             raise EOFError
