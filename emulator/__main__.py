@@ -80,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
                 signal.pause()  # the engine serves the pty
                 continue
             data = uart.read(0.05)
-            if data:
-                engine.feed(data)
-            else:
-                engine.idle()
+            with uart.held():  # one chunk's reply leaves as one write
+                if data:
+                    engine.feed(data)
+                else:
+                    engine.idle()
     finally:
         engine.stop()
         uart.close()

@@ -3,10 +3,7 @@
 The firmware gets the virtual clock (instead of time.ticks_ms), the emulated flash (instead
 of the board's littlefs) and this engine as its `host` for resets and power cuts. A reset
 throws the Board object away and boots a new one: RAM is gone, flash is what survives,
-exactly the firmware's view of a real reset.
-
-What the firmware writes while it handles one chunk of input leaves in one write at the end of
-the chunk (the lines of a reply are one burst on the pty, one wake-up for the host)."""
+exactly the firmware's view of a real reset."""
 
 from __future__ import annotations
 
@@ -35,7 +32,6 @@ class CPythonEngine(Engine):
         self.reader = wire.LineReader()
         self.board: fw_board.Board | None = None
         self._pending_reset: str | None = None
-        self._held: list[bytes] | None = None  # output while a chunk is handled
         self.boots = 0
         self.fw = wire.firmware_hash(FIRMWARE_DIR)
 
@@ -56,7 +52,7 @@ class CPythonEngine(Engine):
     def _boot(self, cause: str) -> None:
         s = self.spec
         self.board = fw_board.Board(
-            self._tx, self.clock, self.flash, host=self, name=s.name, role=s.role,
+            self.write, self.clock, self.flash, host=self, name=s.name, role=s.role,
             placement=s.limiter, engine=self.name, slots=s.slots, poll_ms=s.poll_ms,
             persist_ms=s.persist_ms, ring=s.ring, fw=self.fw, titles=s.titles,
             critical=s.critical,
@@ -67,20 +63,8 @@ class CPythonEngine(Engine):
         except PowerLoss:
             self._boot("brownout")
 
-    def _tx(self, data: bytes) -> None:
-        if self._held is None:
-            self.write(data)
-        else:
-            self._held.append(data)
-
     def feed(self, data: bytes) -> None:
-        self._held = []
-        try:
-            self.reader.feed(data, self._line)
-        finally:
-            held, self._held = self._held, None
-            if held:
-                self.write(b"".join(held))
+        self.reader.feed(data, self._line)
 
     def _line(self, line: bytes | None) -> None:
         assert self.board is not None

@@ -11,16 +11,22 @@ Pacing (`baud` > 0, 10 bits per byte: 8N1) works both ways, as on a wire: a byte
 writes reaches the board one byte-time after the previous one, and the board's output leaves no
 faster either. A host that writes faster than the line sees what hardware shows: its writes
 return at once (the pty buffers them, as a USB-serial adapter does) and the board receives them
-at the line rate."""
+at the line rate.
+
+`held()` batches: what the holding thread writes inside it leaves in one write when it ends
+(the emulator holds the line while an engine handles one chunk of input, so a reply of several
+lines is one burst on the pty and one wake-up for the host)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
 import threading
 import time
 import tty
+from collections.abc import Iterator
 
 BITS_PER_BYTE = 10  # start + 8 data + stop
 
@@ -37,6 +43,8 @@ class PtyUart:
         self._rx_chunk = max(1, baud // (BITS_PER_BYTE * 1000)) if baud else 65536
         self._rx_free = 0.0  # pacing: when the receive line is free again
         self._tx_free = 0.0  # pacing: when the transmit line is free again
+        self._held: list[bytes] | None = None
+        self._holder = 0  # the thread whose writes are held
         os.set_blocking(self.master, False)
 
     def fileno(self) -> int:
@@ -66,8 +74,21 @@ class PtyUart:
                 time.sleep(self._rx_free - now)
         return data
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._held, self._holder = [], threading.get_ident()
+        try:
+            yield
+        finally:
+            data, self._held = b"".join(self._held), None
+            if data:
+                self.write(data)
+
     def write(self, data: bytes) -> None:
         """Bytes to the host; paced: each reaches the host once it has crossed the line."""
+        if self._held is not None and threading.get_ident() == self._holder:
+            self._held.append(data)
+            return
         if not self.baud:
             self._put(data)
             return
