@@ -12,6 +12,7 @@ import pytest
 from emu_client import Emu
 
 from emulator import engine_micropython
+from hil.board.deploy import deploy_serial, firmware_files
 
 pytestmark = [
     pytest.mark.skipif(not engine_micropython.available(),
@@ -169,3 +170,18 @@ def test_input_reads_a_line_from_the_console(board: Emu) -> None:
     assert board.raw_until(b">>> ") == b"abd\x08 \x08c\r\n>>> "
     board.port.write(b"print(repr(x))\r")
     assert board.raw_until(b">>> ").endswith(b"\r\n'abc'\r\n>>> ")
+
+
+def test_the_harness_deploy_paces_itself_for_a_115200_line(tmp_path: Path) -> None:
+    # hil's deploy (mpremote's transport: raw-paste windows, chunked file writes) against the
+    # board behind a line paced like a real UART: everything arrives, nothing is rewritten
+    files = {**firmware_files({"files": "firmware_model"}),
+             "extra/cal.py": b"GAIN = 7\n" + b"# calibration table\n" * 120}
+    emu = Emu("mpvm-chub.toml", "--flash", str(tmp_path / "flash"), "--baud", "115200")
+    emu.port.close()
+    try:
+        rep = deploy_serial(emu.path, files)
+    finally:
+        emu.stop()
+    assert rep.written == ["extra/cal.py"] and len(rep.unchanged) == len(files) - 1
+    assert (tmp_path / "flash" / "extra" / "cal.py").read_bytes() == files["extra/cal.py"]
