@@ -1,9 +1,13 @@
 """The pyserial side of the round-trip benchmarks (bench_emulator, bench_engines): spawn an
 emulated board, send protocol commands over its pty, wait for each ACK, count the bytes both
-ways, and turn them into what a real 115200-baud UART could carry."""
+ways, and turn them into what a real 115200-baud UART could carry.
+
+`python -m benchmarks.roundtrip --echo` is the baseline board: a pty that acknowledges every
+line at once and does nothing else (the transport's floor, measured in the same run)."""
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
@@ -17,6 +21,7 @@ import serial
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from emulator.uart import PtyUart  # noqa: E402
 from firmware_model import wire  # noqa: E402
 
 UART_BAUD = 115200
@@ -26,15 +31,20 @@ UART_BYTES_PER_S = UART_BAUD / BITS_PER_BYTE
 _MIX = [f"8F{c:02X} esme" for c in range(0x00, 0x40)]
 
 
+ECHO = "echo"  # board_file for the baseline board
+
+
 class EmulatedBoard:
-    """`python -m emulator --board FILE` on a fresh flash, its pty open with pyserial."""
+    """`python -m emulator --board FILE` on a fresh flash (or the echo baseline), its pty open
+    with pyserial."""
 
     def __init__(self, board_file: str | Path, timeout: float = 10.0) -> None:
         self._flash = tempfile.TemporaryDirectory(prefix="bench-flash-")
+        cmd = ([sys.executable, "-m", "benchmarks.roundtrip", "--echo"] if board_file == ECHO
+               else [sys.executable, "-m", "emulator", "--board", str(board_file),
+                     "--flash", self._flash.name])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--board", str(board_file),
-             "--flash", self._flash.name],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         first = self.proc.stdout.readline()
         if not first.startswith("PORT "):
@@ -112,3 +122,31 @@ class EmulatedBoard:
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def serve_echo() -> None:
+    """The baseline board: ACK every line on a raw pty, as fast as Python can, until SIGTERM."""
+    uart = PtyUart()
+    print(f"PORT {uart.path}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    reader = wire.LineReader()
+    seq = [0]
+
+    def line(raw: bytes | None) -> None:
+        if raw is None:
+            return
+        hseq = wire.decode(raw, wire.HOST_MARK)[0]
+        seq[0] += 1
+        uart.write(wire.encode(wire.DEVICE_MARK, seq[0], "ACK", str(hseq)))
+
+    while True:
+        data = uart.read(1.0)
+        if data:
+            reader.feed(data, line)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--echo", action="store_true", help="serve the baseline echo board")
+    if ap.parse_args().echo:
+        serve_echo()

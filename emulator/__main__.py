@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticks-start", type=int, metavar="N",
                    help="ticks_ms at power-on, 0..2**30-1 (e.g. 1073741000: wrap in 824 ms)")
     p.add_argument("--baud", type=int, metavar="N",
-                   help="pace output like a UART at N baud (0: as fast as possible)")
+                   help="pace the serial line like a UART at N baud, both ways "
+                        "(0: as fast as possible; default: the board file's `baud`)")
     p.add_argument("--real-time", action="store_true",
                    help="ticks follow the host clock; ADVANCE is refused")
     return p
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if (args.engine or spec.engine) == "qemu":
-        return _serve_qemu()
+        return _serve_qemu(spec.baud if args.baud is None else args.baud)
     ticks = spec.ticks_start if args.ticks_start is None else args.ticks_start
     if not 0 <= ticks < TICKS_PERIOD:
         print("emulator: error: --ticks-start must be in 0..2**30-1", file=sys.stderr)
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = _stop_on_signals()
     try:
         engine = create_engine(args.engine or spec.engine, spec, uart.write, flash, clock)
+        direct = engine.take_uart(uart)
         engine.start()
     except EngineError as e:
         print(f"emulator: error: {e}", file=sys.stderr)
@@ -74,11 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PORT {uart.path}", flush=True)
     try:
         while not stop:
+            if direct:
+                signal.pause()  # the engine serves the pty
+                continue
             data = uart.read(0.05)
-            if data:
-                engine.feed(data)
-            else:
-                engine.idle()
+            with uart.held():  # one chunk's reply leaves as one write
+                if data:
+                    engine.feed(data)
+                else:
+                    engine.idle()
     finally:
         engine.stop()
         uart.close()
@@ -108,11 +114,12 @@ def _stop_on_signals() -> _StopFlag:
     return flag
 
 
-def _serve_qemu() -> int:
-    """A QEMU board is a whole machine with its own UART: boot it and hand out its pty, as a
-    real board's USB port. Deploying code is the harness's job (raw REPL), as on hardware."""
+def _serve_qemu(baud: int) -> int:
+    """A QEMU board is a whole machine with its own UART: boot it and hand out its pty (paced
+    at `baud` when the board file says so), as a real board's USB port. Deploying code is the
+    harness's job (raw REPL), as on hardware."""
     stop = _stop_on_signals()
-    mb = QemuMicrobit()
+    mb = QemuMicrobit(baud=baud)
     try:
         path = mb.start()
     except MicrobitError as e:

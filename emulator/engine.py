@@ -4,7 +4,8 @@ An engine gets the board definition, a `write(bytes)` callback for everything th
 sends (the pty), a flash directory and a clock. The emulator's main loop (emulator/__main__.py)
 calls `start()` once, `feed(data)` with every chunk of bytes the host writes (any chunking:
 the engine splits lines), `idle()` whenever nothing arrived for a while (real-time boards run
-their housekeeping there), and `stop()` at the end. Resets and power cuts are the engine's
+their housekeeping there), and `stop()` at the end. An engine that can serve the pty itself
+says so in `take_uart(uart)` (before start); the main loop then leaves the pty to it. Resets and power cuts are the engine's
 business: after one, the firmware boots again from flash and says so (EVENT BOOT).
 
 Engines:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from emulator.boardfile import BoardSpec
     from emulator.clock import VirtualClock
     from emulator.flash import FlashFs
+    from emulator.uart import PtyUart
 
 # engine name -> (module, class); modules are imported only when that engine is used
 ENGINES: dict[str, tuple[str, str]] = {
@@ -46,6 +48,11 @@ class Engine(ABC):
         self.write = write
         self.flash = flash
         self.clock = clock
+
+    def take_uart(self, uart: PtyUart) -> bool:
+        """Serve the pty directly (reading the host's bytes and writing the board's) instead of
+        through feed() and `write`; True if this engine does. Called before start()."""
+        return False
 
     @abstractmethod
     def start(self) -> None:

@@ -1,15 +1,19 @@
 """The micropython engine: firmware_model in real MicroPython 1.27 (WebAssembly, under node),
 behind the emulator's pty like a real MicroPython board.
 
-The board is a long-lived node process (emulator/mpvm_engine.mjs) playing a MicroPython
-port: its flash is the emulator's flash directory (firmware_model/*.py, main.py and whatever
-mpremote puts there, written through as files are closed), main.py runs the board main loop
-(firmware_model/board.py, unchanged), Ctrl-C drops into MicroPython's own REPL, and unmodified
-mpremote works against the pty (raw REPL, raw-paste, errno numbers, soft reset). Design and
-limits: docs/engines.md.
+The board is a long-lived node process (emulator/mpvm_engine.mjs: the UART; its worker
+emulator/mpvm_port.mjs: the CPU running the port) playing a MicroPython port: its flash is the
+emulator's flash directory (firmware_model/*.py, main.py and whatever mpremote puts there,
+written through as files are closed), main.py runs the board main loop (firmware_model/board.py,
+unchanged), Ctrl-C drops into MicroPython's own REPL, and MicroPython's host tools work against
+the pty as against a board (CRLF console, raw REPL, raw-paste flow control, streamed output,
+Ctrl-C of a running program, soft reset, errno numbers). Design and limits: docs/engines.md.
 
-This side only moves bytes: what the host writes goes to node framed as [type][len][payload]
-on its stdin; what node prints on stdout is exactly what the board sends to the pty."""
+This side only moves bytes, or none: on an unpaced line node is given the pty itself (its
+UART thread reads the host's bytes, its CPU writes the board's: two hops fewer per round
+trip); on a paced one (`baud`) the emulator paces and what the host writes goes to node framed
+as [type][len][payload] on its stdin, and what node prints on stdout is exactly what the board
+sends to the pty."""
 
 from __future__ import annotations
 
@@ -28,18 +32,22 @@ from emulator.clock import VirtualClock
 from emulator.engine import Engine, EngineError
 from emulator.flash import FlashFs
 from emulator.mpvm import MJS, available
+from emulator.uart import PtyUart
 
 ROOT = Path(__file__).resolve().parent.parent
-BRIDGE = Path(__file__).resolve().parent / "mpvm_engine.mjs"
+HERE = Path(__file__).resolve().parent
+BRIDGE = HERE / "mpvm_engine.mjs"
+PORT_PY = HERE / "mpvm_port.py"        # /lib/_port.py in the VM
+MACHINE_PY = HERE / "mpvm_machine.py"  # /lib/machine.py in the VM
 FIRMWARE = ROOT / "firmware_model"
 HEAP = 256 * 1024  # the VM's GC heap (MicroPython's own; not a RAM budget claim)
 BOOT_TIMEOUT_S = 30.0
 
 MAIN_PY = '''\
 # main.py of the emulated MicroPython board (written by emulator/engine_micropython.py at
-# power-on). It builds the board main loop object; the port's line pump then plays
-# firmware_model/main.py's loop: app.feed(bytes) for what the host sends, app.housekeeping()
-# when the line is quiet (real-time clock only).
+# power-on). It builds the board object and hands it to the port, whose main loop plays
+# firmware_model/main.py's (_port.step: app.feed(bytes) for what the host sends,
+# app.housekeeping() when the line is quiet, real-time clock only) until a reset or Ctrl-C.
 import _port
 from firmware_model import board, wire
 from firmware_model.limiter import Config
@@ -52,6 +60,7 @@ app = board.Board(_port.write, _port.clock, OsFs("/flash/alertstorm/"), host=_po
                   fw=wire.firmware_hash("/flash/firmware_model"), titles={titles},
                   critical={critical}, config=Config.from_dict(_cfg) if _cfg else None)
 app.boot(_port.cause)
+_port.attach(app)
 '''
 
 
@@ -90,8 +99,15 @@ class MicroPythonEngine(Engine):
         self._ready = threading.Event()
         self._dead_reported = False
         self._threads: list[threading.Thread] = []
+        self._uart_fd: int | None = None  # the pty master, when node serves it directly
 
     # -- Engine -------------------------------------------------------------------------------
+    def take_uart(self, uart: PtyUart) -> bool:
+        if uart.baud:
+            return False  # pacing is the emulator's (emulator/uart.py)
+        self._uart_fd = uart.master
+        return True
+
     def start(self) -> None:
         if not available():
             raise EngineError(f"micropython engine needs node and {MJS} (run scripts/setup.sh)")
@@ -99,12 +115,14 @@ class MicroPythonEngine(Engine):
         job = {
             "mjs": str(MJS), "flash": str(self.flash.root.resolve()), "heap": self.heap,
             "ticks": self.clock.ticks_ms(), "virtual": bool(self.clock.virtual),
-            "wall": self.clock.wall_s(),
+            "wall": self.clock.wall_s(), "portPy": PORT_PY.read_text(),
+            "machinePy": MACHINE_PY.read_text(), "uartFd": self._uart_fd,
         }
         try:
             self.proc = subprocess.Popen(
                 ["node", str(BRIDGE), json.dumps(job)], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                pass_fds=() if self._uart_fd is None else (self._uart_fd,))
         except OSError as e:
             raise EngineError(f"cannot start node: {e}") from None
         for target in (self._pump_out, self._pump_err):
@@ -118,10 +136,6 @@ class MicroPythonEngine(Engine):
 
     def feed(self, data: bytes) -> None:
         self._send(b"D", data)
-
-    def idle(self) -> None:
-        if not self.clock.virtual:
-            self._send(b"I", b"")
 
     def stop(self) -> None:
         p = self.proc

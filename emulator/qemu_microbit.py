@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.uart import UartRelay
+
 FIRMWARE_HEX = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
 FLASH_SIZE = 256 * 1024
 PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
@@ -108,13 +110,23 @@ def firmware_image(hex_path: Path = FIRMWARE_HEX) -> Path:
 
 
 class QemuMicrobit:
-    """qemu-system-arm -M microbit with the MicroPython image; `path` is its UART's pty."""
+    """qemu-system-arm -M microbit with the MicroPython image; `path` is its UART's pty.
 
-    def __init__(self, hex_path: Path = FIRMWARE_HEX, boot_timeout: float = 20.0) -> None:
+    QEMU's nRF51 UART takes bytes as fast as the emulated CPU drains them, with no notion of a
+    baud rate; the firmware's interrupt-fed receive ring then overflows while the VM is busy
+    and bytes vanish, which a real micro:bit at 115200 baud does not do. With `baud` (the board
+    file's, 115200) the host gets a paced relay's pty instead of QEMU's (emulator/uart.py):
+    bytes reach the micro:bit at the rate its real UART would deliver them."""
+
+    def __init__(self, hex_path: Path = FIRMWARE_HEX, boot_timeout: float = 20.0,
+                 baud: int = 0) -> None:
         self.hex_path = hex_path
         self.boot_timeout = boot_timeout
+        self.baud = baud
         self.proc: subprocess.Popen[bytes] | None = None
         self.path: str | None = None
+        self.qemu_path: str | None = None  # QEMU's own pty (path is the relay's when paced)
+        self._relay: UartRelay | None = None
 
     def start(self) -> str:
         why = unavailable_reason()
@@ -147,12 +159,19 @@ class QemuMicrobit:
                 and self.proc.stderr else ""
             self.stop()
             raise MicrobitError(f"QEMU gave no pty (stdout {seen!r}, stderr {err.strip()!r})")
+        self.qemu_path = self.path
+        if self.baud:
+            self._relay = UartRelay(self.qemu_path, self.baud)
+            self.path = self._relay.path
         # wait for MicroPython's REPL, so the caller gets a board that answers
         with RawRepl(self.path) as repl:
             repl.wait_prompt(max(1.0, deadline - time.monotonic()))
         return self.path
 
     def stop(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
@@ -401,7 +420,7 @@ class Qemu:
 
     def __init__(self, spec: Any = None) -> None:
         self.spec = spec
-        self.mb = QemuMicrobit()
+        self.mb = QemuMicrobit(baud=int(getattr(spec, "baud", 0) or 0))
         self.report: ImportReport | None = None
 
     def start(self) -> str:

@@ -1,14 +1,18 @@
-"""Unmodified mpremote (the venv's, as a subprocess) against the micropython engine's pty: the
-emulated board must look like a real MicroPython board to it (raw REPL, raw-paste, errno
-numbers in tracebacks, soft reset with files kept in flash)."""
+"""Unmodified mpremote (the venv's: as a subprocess, and its SerialTransport in-process)
+against the micropython engine's pty: the emulated board must look like a real MicroPython
+board to it (raw REPL, raw-paste with output streamed while a program runs, Ctrl-C of a
+running program, errno numbers in tracebacks, soft reset with files kept in flash, what a 1.27
+port has: asyncio.run, module and function types, machine)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from mpremote.transport_serial import SerialTransport  # type: ignore[import-untyped]
 
 from emulator import engine_micropython
 from firmware_model import wire
@@ -123,3 +127,64 @@ def test_files_survive_a_power_cycle(board: Emu, tmp_path: Path) -> None:
         assert again.readline()[2][:2] == ["BOOT", "n=3"]
     finally:
         again.stop()
+
+
+# -- a real 1.27 board's behaviour, through mpremote's own transport --------------------------
+
+def transport(emu: Emu) -> SerialTransport:
+    if emu.port.is_open:
+        emu.port.close()  # mpremote opens the port exclusively
+    return SerialTransport(emu.path, baudrate=115200)
+
+
+def test_exec_of_a_program_longer_than_10_s_streams_its_output(board: Emu) -> None:
+    # pyboard.py/mpremote give up when the raw-paste end acknowledgement takes over 10 s, and
+    # print what arrives as it arrives: one line every 0.5 s for 10.5 s
+    board.port.close()
+    code = "import time\nfor i in range(22):\n    print('tick', i)\n    time.sleep(0.5)\n"
+    t0 = time.monotonic()
+    p = subprocess.Popen([str(MPREMOTE), "connect", board.path, "exec", code],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None
+    seen = [(time.monotonic() - t0, line) for line in iter(p.stdout.readline, b"")]
+    assert p.wait(30) == 0, p.stderr.read() if p.stderr else b""
+    assert [ln for _, ln in seen] == [b"tick %d\r\n" % i for i in range(22)]  # a UART REPL's CRLF
+    first, last = seen[0][0], seen[-1][0]
+    assert last - first > 10.0 and first < 5.0, (first, last)
+
+
+def test_ctrl_c_stops_a_busy_loop(board: Emu) -> None:
+    t = transport(board)
+    try:
+        t.enter_raw_repl()
+        t.exec_raw_no_follow("n = 0\nwhile True:\n    n += 1\n")
+        time.sleep(0.5)
+        t.serial.write(b"\x03")
+        out, err = t.follow(5)
+        assert out == b"" and err.endswith(b"KeyboardInterrupt: \r\n"), err
+        assert t.eval("n > 1000") is True  # the board kept running: RAM is still there
+    finally:
+        t.close()
+
+
+def test_soft_reset_clears_ram_and_keeps_the_raw_repl(board: Emu) -> None:
+    t = transport(board)
+    try:
+        t.enter_raw_repl(soft_reset=False)
+        t.exec("marker = 1")
+        t.enter_raw_repl(soft_reset=True)  # Ctrl-D: "soft reboot", then the raw REPL again
+        assert t.eval("'marker' in globals()") is False
+        assert t.eval("__import__('machine').reset_cause()") == 5  # machine.SOFT_RESET
+    finally:
+        t.close()
+
+
+def test_the_port_has_what_a_real_127_port_has(board: Emu) -> None:
+    code = ("import asyncio, os, time, machine\n"
+            "async def twice(x):\n    await asyncio.sleep_ms(20)\n    return 2 * x\n"
+            "async def main():\n    return sum(await asyncio.gather(twice(1), twice(20)))\n"
+            "print(asyncio.run(main()))\n"
+            "print(type(os).__name__, type(open).__name__, type(os.stat).__name__,"
+            " type(time.sleep).__name__)\n")
+    out = mpremote(board, "exec", code).stdout.split()
+    assert out == ["42", "module", "function", "function", "function"]
