@@ -7,6 +7,7 @@ baud rate) and start with a HELLO."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import tempfile
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ticks_ms at power-on, 0..2**30-1 (e.g. 1073741000: wrap in 824 ms)")
     p.add_argument("--baud", type=int, metavar="N",
                    help="pace output like a UART at N baud (0: as fast as possible)")
+    p.add_argument("--keys", metavar="DIR",
+                   help="a test key set (`hil keys generate DIR`): the board MACs and signs its "
+                   "frames with it (cpython engine; others say auth=none)")
     p.add_argument("--real-time", action="store_true",
                    help="ticks follow the host clock; ADVANCE is refused")
     return p
@@ -50,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator: error: {spec.path}: kind = {spec.kind!r}: a real board, not emulated",
               file=sys.stderr)
         return 2
+    if args.keys is not None:
+        spec = dataclasses.replace(spec, keys=args.keys)
     if (args.engine or spec.engine) == "qemu":
         return _serve_qemu()
     ticks = spec.ticks_start if args.ticks_start is None else args.ticks_start
