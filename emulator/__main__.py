@@ -7,6 +7,7 @@ baud rate) and start with a HELLO."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import tempfile
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baud", type=int, metavar="N",
                    help="pace the serial line like a UART at N baud, both ways "
                         "(0: as fast as possible; default: the board file's `baud`)")
+    p.add_argument("--keys", metavar="DIR",
+                   help="a test key set (`hil keys generate DIR`): the board MACs and signs its "
+                   "frames with it (cpython engine; others say auth=none)")
     p.add_argument("--real-time", action="store_true",
                    help="ticks follow the host clock; ADVANCE is refused")
     return p
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator: error: {spec.path}: kind = {spec.kind!r}: a real board, not emulated",
               file=sys.stderr)
         return 2
+    if args.keys is not None:
+        spec = dataclasses.replace(spec, keys=args.keys)
     if (args.engine or spec.engine) == "qemu":
         return _serve_qemu(spec.baud if args.baud is None else args.baud)
     ticks = spec.ticks_start if args.ticks_start is None else args.ticks_start

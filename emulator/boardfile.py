@@ -18,7 +18,7 @@ PLACEMENTS = {"chub": ("hub", "meter", "both", "none"), "esme": ("meter", "none"
 DEVICES = ("hub", "esme", "gsme", "dcc")
 _TOP = {"name", "description", "kind", "engine", "role", "limiter", "slots", "poll_ms",
         "persist_ms", "ring", "ticks_start", "baud", "critical", "titles", "config", "match",
-        "firmware", "clock", "time_scale"}
+        "firmware", "clock", "time_scale", "keys"}
 # A real clock cannot be advanced: scenarios run compressed by this factor unless the board file
 # says otherwise. At 60 the nightly's dense storm spacing (250-300 ms) becomes 4-5 ms, above
 # the measured round trip of a suppressed alert at 115200 baud (2.7 ms); why, in docs/boards.md.
@@ -63,6 +63,9 @@ class BoardSpec:
     config: dict[str, Any] = field(default_factory=dict)
     match: tuple[UsbMatch, ...] = ()
     firmware: dict[str, Any] = field(default_factory=dict)
+    # a test key set (emulator/keystore.py) the board's security module holds: its frames are
+    # then MAC'd and signed (docs/frames.md section 11); "" = none, zero placeholders
+    keys: str = ""
 
 
 def _err(path: Path, key: str, msg: str) -> BoardFileError:
@@ -164,6 +167,11 @@ def load(path: str | Path) -> BoardSpec:
     if kind == "serial" and not matches:
         raise _err(p, "match", "a serial board needs at least one USB match (never a /dev path)")
     clock = _choice(p, d, "clock", ("virtual", "real"), "virtual")
+    keys = d.get("keys", "")
+    if not isinstance(keys, str):
+        raise _err(p, "keys", "must be a key set directory (made by `hil keys generate DIR`)")
+    if keys:  # relative to the board file, like any path a file names
+        keys = str((p.parent / keys).resolve())
     return BoardSpec(
         name=name, path=str(p), kind=kind, engine=engine, role=role, limiter=placement,
         description=str(d.get("description", "")),
@@ -177,5 +185,5 @@ def load(path: str | Path) -> BoardSpec:
         time_scale=_int(p, d, "time_scale",
                         REAL_CLOCK_TIME_SCALE if clock == "real" else 1, 1, 1_000_000),
         critical=critical, titles=titles, config=dict(config), match=tuple(matches),
-        firmware=dict(d.get("firmware", {})),
+        firmware=dict(d.get("firmware", {})), keys=keys,
     )

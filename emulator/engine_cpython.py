@@ -13,8 +13,10 @@ from pathlib import Path
 
 from emulator.boardfile import BoardSpec
 from emulator.clock import VirtualClock
-from emulator.engine import Engine
+from emulator.engine import Engine, EngineError
 from emulator.flash import FlashFs, PowerLoss
+from emulator.keystore import KeyStore, KeyStoreError
+from emulator.security import KeyStoreProvider
 from firmware_model import board as fw_board
 from firmware_model import wire
 from firmware_model.board import RESET_KINDS
@@ -34,6 +36,12 @@ class CPythonEngine(Engine):
         self._pending_reset: str | None = None
         self.boots = 0
         self.fw = wire.firmware_hash(FIRMWARE_DIR)
+        self.crypto: KeyStoreProvider | None = None
+        if spec.keys:  # the board's security module, provisioned with the test key set
+            try:
+                self.crypto = KeyStoreProvider(KeyStore(spec.keys), spec.titles)
+            except KeyStoreError as e:
+                raise EngineError(str(e)) from None
 
     # -- the Board's host interface -----------------------------------------------------------
     def can_reset(self, kind: str) -> bool:
@@ -55,7 +63,7 @@ class CPythonEngine(Engine):
             self.write, self.clock, self.flash, host=self, name=s.name, role=s.role,
             placement=s.limiter, engine=self.name, slots=s.slots, poll_ms=s.poll_ms,
             persist_ms=s.persist_ms, ring=s.ring, fw=self.fw, titles=s.titles,
-            critical=s.critical,
+            critical=s.critical, crypto=self.crypto,
             config=Config.from_dict(dict(s.config)) if s.config else None)
         self.boots += 1
         try:

@@ -12,13 +12,14 @@
 # the HAN and the hub parses it (gbcs) to learn the code, as a real hub must.
 
 try:
-    from firmware_model import gbcs, limiter, persist, wire
+    from firmware_model import gbcs, limiter, persist, security, wire
     from firmware_model.gbcs import SUMMARY_CODE
     from firmware_model.ticks import ticks_diff
 except ImportError:  # flat layout (micro:bit, a board's root directory)
     import gbcs
     import limiter
     import persist
+    import security
     import wire
     from gbcs import SUMMARY_CODE
     from ticks import ticks_diff
@@ -79,12 +80,15 @@ def sources_of(role):
 class Board:
     """One board. `write(bytes)` sends a line to the host; `clock` has ticks_ms(), wall_s(),
     set_wall(s) and, when virtual, advance(ms); `fs` is the flash filesystem persist.py uses;
-    `host` (optional) has reset(kind) and powercut(nbytes) for the platform-only commands."""
+    `host` (optional) has reset(kind) and powercut(nbytes) for the platform-only commands;
+    `crypto` (optional) is the security module the frames' MACs and signatures come from
+    (firmware_model/security.py): without one they carry zero placeholders."""
 
     def __init__(self, write, clock, fs, host=None, name="board", role="chub",
                  placement="hub", engine="", slots=16, poll_ms=1000, persist_ms=60000,
-                 ring=64, fw="", titles=None, critical=None, config=None):
+                 ring=64, fw="", titles=None, critical=None, config=None, crypto=None):
         self.name = name
+        self.crypto = crypto
         self.role = role
         self.placement = placement
         self.engine = engine
@@ -211,6 +215,7 @@ class Board:
         return (self.boot_n << 32) | c  # monotonic across boots while the boot count persists
 
     def _send(self, buf, n):
+        security.seal(buf, n, self.crypto)  # after any parse of it: nothing reads the MAC
         self.frames += 1
         self.out.emit_hex("FRAME", self.clock.ticks_ms(), buf, n)
 
@@ -411,12 +416,13 @@ class Board:
 
     def hello(self):
         return ("proto=%d fw=%s board=%s engine=%s role=%s limiter=%s clock=%s boot=%d "
-                "ring=%d max=%d caps=%s" % (wire.PROTOCOL_VERSION, self.fw or "unknown",
+                "ring=%d max=%d caps=%s auth=%s" % (wire.PROTOCOL_VERSION, self.fw or "unknown",
                                             self.name, self.engine or "unknown", self.role,
                                             self.placement,
                                             "virtual" if getattr(self.clock, "virtual", False)
                                             else "real", self.boot_n, self.out.size,
-                                            wire.MAX_LINE, "none" if lut is None else "lut"))
+                                            wire.MAX_LINE, "none" if lut is None else "lut",
+                                            security.auth_name(self.crypto)))
 
     def stats_text(self):
         now = self.clock.ticks_ms()

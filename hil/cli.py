@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "hil.commands.deploy",
     "report": "hil.commands.report",
     "history": "hil.commands.history",
+    "keys": "hil.commands.keys",
 }
 
 

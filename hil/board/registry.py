@@ -52,11 +52,15 @@ class BoardDef:
             return "esp32"
         return ""
 
-    def make_adapter(self, ticks_start: int | None = None) -> BoardAdapter:
+    def make_adapter(self, ticks_start: int | None = None,
+                     keys: str | None = None) -> BoardAdapter:
+        """keys: a test key set for an emulated board's security module (instead of the board
+        file's `keys`); real and QEMU boards hold their own keys, if any."""
         if self.is_qemu:
             return QemuAdapter(self.name, partial(launcher_for, self.spec))
         if self.emulated:
-            return EmulatorAdapter(self.spec.path, self.name, ticks_start=ticks_start)
+            return EmulatorAdapter(self.spec.path, self.name, ticks_start=ticks_start,
+                                   keys=keys)
         return SerialAdapter(self.name, self.spec.match, self.spec.baud, self.quirk())
 
     def absent_reason(self) -> str | None:

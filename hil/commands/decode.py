@@ -11,6 +11,12 @@ form real devices send against the rules decodes, and its "deviations" list says
 (["non-minimal DER length 82 00DE at byte 36"]; [] for an exact frame): it is not a failure. A
 frame that cannot be decoded gives {"source": ..., "error": "... at byte N"} and the others
 still decode; the exit status is 1 if any frame failed, 2 if a file could not be read, else 0.
+
+--keys DIR (a test key set, `hil keys generate DIR`) adds "auth": {"kind": "mac" | "signature",
+"valid": true | false | null} to each decoded frame: its MAC (General-Ciphering) or signature
+(General-Signing) checked with the keys of its parties, null when the set has none for them
+(docs/frames.md section 11). A frame that fails verification is reported, not an error: the
+exit status stays what decoding makes it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from hil.errors import InputError
 from hil.frames.catalogue import name_of
@@ -37,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", action="store_true",
                         help="decode with the construct reference decoder instead of the fast "
                              "path (same output; slower)")
+    parser.add_argument("--keys", metavar="DIR",
+                        help="verify each frame's MAC or signature with this test key set "
+                             "(`hil keys generate DIR`): adds \"auth\" to each object")
 
 
 def _clean(text: str) -> str:
@@ -91,8 +101,10 @@ def _lines(path: str) -> Iterator[tuple[str, Iterable[str]]]:
         yield path, fh
 
 
-def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict[str, object]:
-    """The JSON object for one hex frame (an error object if it cannot be decoded)."""
+def decode_line(source: str, hex_text: str, *, reference: bool = False,
+                keys: Any = None) -> dict[str, object]:
+    """The JSON object for one hex frame (an error object if it cannot be decoded); with a key
+    lookup (hil.frames.security.KeyLookup), its "auth"."""
     # The codec (construct) loads here, not at import: `hil` imports every command module to
     # build its --help, and only this command needs it.
     from hil.frames import FrameError, decode, decode_fast
@@ -108,17 +120,33 @@ def decode_line(source: str, hex_text: str, *, reference: bool = False) -> dict[
     out.update(frame.to_dict())
     code = frame.alert_code
     out["alert_name"] = name_of(int(code, 16)) if code else None
+    if keys is not None:
+        from hil.frames.security import verify  # cryptography: only when asked to verify
+
+        out["auth"] = verify(bytes.fromhex(hex_text), keys).to_dict()
     return out
+
+
+def _key_store(path: str | None) -> Any:
+    if path is None:
+        return None
+    from emulator.keystore import KeyStore, KeyStoreError  # cryptography: only with --keys
+
+    try:
+        return KeyStore(path)
+    except KeyStoreError as exc:
+        raise InputError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     failed = False
     unreadable = False
+    keys = _key_store(args.keys)
     for path in args.files or ["-"]:
         try:
             with _lines(path) as (name, lines):
                 for source, hex_text in _frames(name, lines):
-                    obj = decode_line(source, hex_text, reference=args.reference)
+                    obj = decode_line(source, hex_text, reference=args.reference, keys=keys)
                     failed = failed or "error" in obj
                     sys.stdout.write(json.dumps(obj) + "\n")
                     sys.stdout.flush()  # a live pipe sees each frame as it is decoded

@@ -86,6 +86,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "resets, tail and the config's time keys divided by N, sent to the board "
                    "with CONFIG (default: each board file's time_scale: 1 for a virtual clock, "
                    "scenarios as written; 60 for a real clock unless the file says)")
+    p.add_argument("--keys", metavar="DIR",
+                   help="a test key set (`hil keys generate DIR`): the emulated boards MAC and "
+                   "sign their frames with it and every frame is verified; a frame that fails "
+                   "verification fails its scenario (metrics frames_auth_valid/_invalid)")
     p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
 
 
@@ -249,6 +253,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--jobs must be at least 1")
     if args.time_scale is not None and args.time_scale < 1:
         raise InputError("--time-scale must be at least 1")
+    if args.keys:
+        from emulator.keystore import KeyStore, KeyStoreError  # cryptography: only with --keys
+
+        try:
+            KeyStore(args.keys)
+        except KeyStoreError as e:
+            raise InputError(f"--keys: {e}") from None
     stop = threading.Event()
     # from here a signal only asks the run to stop: what is recorded stays consistent
     with StopOnSignals(stop, note="hil run: stopping: the scenarios in flight end, then the "
@@ -290,7 +301,8 @@ def run_to_end(args: argparse.Namespace, stop: threading.Event,
               "scenario runs again", flush=True)
     opts = RunOptions(step_timeout=args.step_timeout, scenario_timeout=args.scenario_timeout,
                       retries=args.retries, jobs=args.jobs, run_timeout=args.timeout,
-                      time_scale=args.time_scale, stop=stop)
+                      time_scale=args.time_scale, stop=stop,
+                      keys=os.path.abspath(args.keys) if args.keys else None)
     todo = len(folder.missing([b.name for b in boards], [s.name for s in scens]))
     print(f"hil run: {len(boards)} boards x {len(scens)} scenarios ({todo} to run) -> "
           f"{folder.path}", flush=True)

@@ -13,7 +13,9 @@ Which file holds what:
 * message_codes.py: which payload encoding each message code carries, and an alert's default
   message code and envelope class;
 * identity.py: alert_identity, (originator, code) at storm rate;
-* catalogue.py: what an alert code means, and how one is written and read.
+* catalogue.py: what an alert code means, and how one is written and read;
+* security.py: a frame's MAC or signature checked (verify) or made (authenticate) with a test
+  key set (docs/frames.md section 11); the only module that needs `cryptography`.
 
 Decoding is lenient where devices are, strict where it matters (docs/frames.md "Deviations",
 "What is rejected"). Read although the rules say otherwise, because real devices send it, and
@@ -54,6 +56,9 @@ if TYPE_CHECKING:  # what type checkers and readers see; _EXPORTS below is what 
     from hil.frames.layouts import encode as encode
     from hil.frames.layouts import parse as parse
     from hil.frames.primitives import FrameError as FrameError
+    from hil.frames.security import Auth as Auth
+    from hil.frames.security import authenticate as authenticate
+    from hil.frames.security import verify as verify
     from hil.frames.summary import SUMMARY_KINDS as SUMMARY_KINDS
     from hil.frames.times import EPOCH_2000 as EPOCH_2000
     from hil.frames.times import dlms_datetime as dlms_datetime
@@ -76,6 +81,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "hil.frames.identity": ("alert_identity",),
     "hil.frames.layouts": ("ENVELOPE_CIPHERED", "ENVELOPE_SIGNED", "encode", "parse"),
     "hil.frames.primitives": ("FrameError",),
+    "hil.frames.security": ("Auth", "authenticate", "verify"),
     "hil.frames.summary": ("SUMMARY_KINDS",),
     "hil.frames.times": ("EPOCH_2000", "dlms_datetime", "dlms_datetime_seconds",
                          "generalized_time_iso", "generalized_time_seconds", "iso_to_seconds",

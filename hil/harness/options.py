@@ -26,6 +26,10 @@ class RunOptions:
     # scenario time compression for every board (hil.harness.pacing); None: each board file's
     # time_scale (1 for a virtual clock: scenarios as written)
     time_scale: int | None = None
+    # a test key set (`hil keys generate DIR`, absolute path): handed to the emulated boards,
+    # whose frames are then MAC'd and signed, and every frame a board sends is verified with
+    # it (hil.harness.drive.auth); None: the board files' own `keys`, if any
+    keys: str | None = None
     adapter_wrapper: Callable[[BoardAdapter, str, str], BoardAdapter] | None = None  # tests
     # deploys the firmware before a board's first scenario; None: hil.board.deploy for boards that
     # need it (real MicroPython boards), nothing for emulated ones

@@ -70,7 +70,7 @@ class BoardSession:
     # -- adapter lifecycle --------------------------------------------------------------------
     def _fresh_adapter(self, scenario: Scenario, ticks_start: int | None) -> BoardAdapter:
         self.shutdown()
-        a = self.board.make_adapter(ticks_start=ticks_start)
+        a = self.board.make_adapter(ticks_start=ticks_start, keys=self.opts.keys)
         if self.opts.adapter_wrapper is not None:
             a = self.opts.adapter_wrapper(a, self.board.name, scenario.name)
         return a

@@ -27,8 +27,9 @@ class EmulatorAdapter(PortAdapter):
 
     def __init__(self, board_file: str, name: str | None = None, *,
                  ticks_start: int | None = None, flash_dir: str | None = None,
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, keys: str | None = None) -> None:
         super().__init__()
+        self.keys = keys  # a test key set for the board's security module (emulator --keys)
         self.board_file = board_file
         self.name = name or Path(board_file).stem
         self.ticks_start = ticks_start
@@ -50,6 +51,8 @@ class EmulatorAdapter(PortAdapter):
                "--flash", self.flash_dir]
         if self.ticks_start is not None:
             cmd += ["--ticks-start", str(self.ticks_start)]
+        if self.keys is not None:
+            cmd += ["--keys", os.path.abspath(self.keys)]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

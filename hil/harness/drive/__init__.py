@@ -7,7 +7,8 @@ kind of board clock.
     virtual.py   VirtualClock: time passes by ADVANCE
     realtime.py  RealClock: paced on the host clock, times measured by the board
     config.py    the CONFIG update and its forged copy
-    reported.py  what the board reported: frames north, resets"""
+    reported.py  what the board reported: frames north, resets
+    auth.py      every frame north verified with a test key set (hil run --keys)"""
 
 from hil.harness.drive.clock import ScenarioClock
 from hil.harness.drive.config import ConfigCounter

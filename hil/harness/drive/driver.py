@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import time
 
+from emulator.keystore import KeyStore
 from firmware_model.ticks import TICKS_PERIOD
 from hil.board.errors import BoardError, Interrupted, ScenarioTimeout
 from hil.board.registry import BoardDef
+from hil.harness.drive.auth import check_frames
 from hil.harness.drive.clock import ScenarioClock
 from hil.harness.drive.config import ConfigCounter, send_config, send_forged_config
 from hil.harness.drive.context import DriveContext, expect_ok
@@ -175,5 +177,15 @@ class ScenarioDriver:
         if run.frame_errors:
             verdict = FAIL
             reasons.append(f"{run.frame_errors} frames sent north do not decode: {errs[:3]}")
+        keys = self.ctx.opts.keys or self.board.spec.keys
+        if keys:  # authenticity: its own check, on the raw frames (hil.harness.drive.auth)
+            auth = check_frames(self.ctx.client, KeyStore(keys))
+            res.metrics.update(auth.metrics())
+            if auth.invalid:
+                verdict = FAIL
+                reasons.append(f"{auth.invalid} frames sent north fail verification: "
+                               f"{auth.examples}")
+            elif auth.valid:
+                reasons.append(f"held: all {auth.valid} frames sent north verify")
         res.verdict, res.reasons = verdict, reasons
 
