@@ -206,7 +206,153 @@ def scenarios() -> dict[str, dict[str, Any]]:
         v[f"gen_random_{seed}"] = {
             "description": RECORDED + f"random stream, seed {seed}, 3 slots for 8 codes.",
             "config": c, "slots": 3, "events": random_stream(seed, 8, 600)}
+    port_kit(v)
     return v
+
+
+# -- vectors that catch a faulty port (vectors/mutation.py measures how many mistakes they catch) --
+# Branch coverage is not enough: these aim at the values where a port goes wrong by one (window
+# and period boundaries, at and across the 2**30 wrap), at saturation of each counter on its own,
+# at the snapshot's exact format and age range, and at configure() during an episode.
+
+W = 10000  # every window, period and interval in the edge streams: their boundaries coincide
+EDGE = cfg(device_window_ms=W, code_window_ms=W, throttle_period_ms=W, summary_interval_ms=W)
+
+
+def edge_config(rnd: random.Random) -> dict[str, Any]:
+    red = rnd.choice((1, 2, 3, 4, 6))
+    return dict(EDGE, red_threshold=red, amber_threshold=rnd.randint(1, red),
+                code_limit=rnd.choice((0, 1, 2)), throttle_n=rnd.choice((1, 2, 3)),
+                throttle_mode=rnd.choice(("one_in_n", "one_per_period")),
+                never_throttle=rnd.choice(([], [9])))
+
+
+def edge_stream(seed: int, steps: int, resets: bool = False) -> list[list[Any]]:
+    """A stream whose gaps are window lengths give or take one ms, near and across the wrap.
+
+    With every window, period and interval W long, a gap of W - 1, W or W + 1 (or twice that)
+    lands on a boundary of whatever is open; the base time puts boundaries just before, at and
+    after the 2**30 wrap. Codes 1..4 compete for the slots (the overflow slot is used), code 9
+    is sometimes never_throttle, and configure/clear (and snapshot resets, with `resets`)
+    happen mid-episode.
+    """
+    rnd = random.Random(seed)
+    t = (MASK + 1 - rnd.choice((1, 2, W - 1, W, W + 1, 2 * W, 3 * W + 1, 7 * W))) & MASK
+    ev: list[list[Any]] = []
+    for _ in range(steps):
+        t = (t + rnd.choice((0, 1, 2, 100, W - 1, W, W + 1, 2 * W - 1, 2 * W, 2 * W + 1))) & MASK
+        r = rnd.random()
+        if r < 0.07:
+            ev.append(["poll", t])
+        elif r < 0.11:
+            ev.append(["pop"])
+        elif r < 0.15:
+            ev.append(["level", t])
+        elif r < 0.165:
+            ev.append(["configure", edge_config(rnd)])
+        elif r < 0.17:
+            ev.append(["clear"])
+        elif resets and r < 0.185:
+            boot = rnd.choice((t, (t + 1) & MASK, (t + W) & MASK, rnd.randrange(MASK + 1)))
+            ev.append(["reset", t, boot])
+            t = boot
+        else:
+            ev.append(["offer", t, rnd.choice((1, 1, 2, 2, 3, 4, 9))])
+    ev += [["poll", (t + 3 * W) & MASK], ["pop"], ["level", (t + 3 * W) & MASK]]
+    return ev
+
+
+TOUR = cfg(red_threshold=4, amber_threshold=2, code_limit=1, throttle_n=2, summary_interval_ms=1000,
+           throttle_period_ms=1000, never_throttle=[0x0909])
+
+
+def branch_tour(t: int) -> list[list[Any]]:
+    """Every counting branch of offer() once, on one slot, from a healthy device at t.
+
+    Healthy alerts (the fast path takes two), the amber and red events, a never_throttle alert
+    in red, a red alert below code_limit, an episode start, one_in_n suppress and forward, the
+    overflow slot, an ONGOING report and a merge into it, one_per_period forward and suppress,
+    a device window ending while the fast path still holds a grant, and the CLOSED reports.
+    """
+    a, b = 0x0A0A, 0x0B0B
+    ev: list[list[Any]] = [["configure", TOUR]]
+    ev += [["offer", t + k, a] for k in range(4)]  # healthy x3 (fast path), 4th: amber + red
+    ev += [["offer", t + 4, 0x0909], ["offer", t + 5, a], ["offer", t + 6, a], ["offer", t + 7, a]]
+    ev += [["offer", t + 8, b], ["offer", t + 9, b], ["offer", t + 10, b], ["offer", t + 11, b]]
+    ev += [["offer", t + 1200, a], ["offer", t + 1201, a], ["offer", t + 2500, a]]
+    ev += [["configure", dict(TOUR, throttle_mode="one_per_period")]]
+    ev += [["offer", t + 2600, a], ["offer", t + 2601, a], ["offer", t + 3700, a], ["poll", t + 4000]]
+    ev += [["level", t + 4000], ["poll", t + 40000], ["pop"]]
+    # a grant, then the device window ends with it unused
+    ev += [["configure", dict(TOUR, red_threshold=3)], ["offer", t + 50000, a],
+           ["offer", t + 60001, a], ["offer", t + 60002, a], ["offer", t + 60003, a],
+           ["level", t + 60003]]
+    return ev
+
+
+def _stats(values: list[int]) -> list[list[int]]:
+    return [p for j, x in enumerate(values) for p in _u32(29 + 4 * j, x)]
+
+
+def saturation_phases(t: int) -> list[list[Any]]:
+    """Stats saturated in patterns, each followed by every counting branch and a snapshot
+    round trip, so that a stat counted past SAT_MAX (or one checked for saturation in place of
+    its neighbour) is a rejected snapshot, and a stat not counted shows in the final stats.
+
+    Patterns keep forwarded <= offered, as real counts do. The last phase decides the final stats.
+    """
+    s, z = SAT, 0
+    ev: list[list[Any]] = []
+
+    def phase(pat: list[int], tour: list[list[Any]]) -> None:
+        nonlocal t
+        ev.extend([["clear"], ["reset", t, t, _stats(pat), True]] + tour)
+        ev.extend([["reset", t + 70000, t + 70005], ["level", t + 70005], ["pop"]])
+        t += 100000
+
+    phase([s] * 8, branch_tour(t + 10))
+    phase([z, z, z, s, z, s, z, s], branch_tour(t + 10))  # amber at SAT_MAX, on the fast path
+    phase([s, s, z, s, z, s, z, s], branch_tour(t + 10))
+    # offered 3 below SAT_MAX: a grant of one alert, then none when the window rolls
+    phase([s - 3] + [z] * 7, [["configure", dict(TOUR, red_threshold=3)], ["offer", t + 10, 1],
+                              ["offer", t + 10011, 1], ["offer", t + 10012, 1],
+                              ["offer", t + 10013, 1], ["level", t + 10013]])
+    # a slot whose counts and pending report sit just below SAT_MAX
+    ev.extend([["clear"], ["configure", TOUR]])
+    ev.extend([["offer", t + k, 0x0A0A] for k in range(6)] + [["offer", t + 1500, 0x0A0A]])
+    q = 61 + 6
+    near = SAT - 1
+    patches = _u32(21, near) + _u32(q + 4, near) + _u32(q + 16, near) + _u32(q + 20, near)
+    patches += _u32(q + 36, near) + _u32(q + 40, near)
+    ev.extend([["reset", t + 1500, t + 1500, patches, True], ["configure", TOUR]])
+    ev.extend([["offer", t + 1501 + k, 0x0A0A] for k in range(4)])
+    ev.extend([["reset", t + 1506, t + 1506], ["configure", TOUR], ["offer", t + 3000, 0x0A0A]])
+    ev.extend([["poll", t + 3100], ["reset", t + 3200, t + 3300], ["poll", t + 60000], ["pop"]])
+    t += 100000
+    phase([s, z] * 4, branch_tour(t + 10))
+    return ev
+
+def port_kit(v: dict[str, dict[str, Any]]) -> None:
+    """Add the port-kit vectors to v, and extend the ones that must hold snapshot resets.
+
+    (New vectors with a reset would not run on the small-board build, which has no snapshot;
+    tests/test_limiter_flatbuild.py keeps such vectors to a handful, so reset scenarios extend
+    gen_saturation and gen_persistence instead of adding files.)
+    """
+    for seed in range(4):
+        v[f"gen_edges_{seed}"] = {
+            "description": RECORDED + f"seed {seed}: gaps of a window length give or take 1 ms "
+            "(every window, period and interval is 10 s), across the 2**30 wrap, with "
+            "configure and clear mid-episode; 2 slots for 4 codes.",
+            "config": edge_config(random.Random(1000 + seed)), "slots": 2,
+            "events": edge_stream(seed, 700)}
+    sat = v["gen_saturation"]
+    sat["description"] += (" Then each stat saturated on its own (alternate stats at SAT_MAX, "
+                           "then the others), all of them, and offered just below a fast-path "
+                           "grant, each under every counting branch of offer(); saturated values "
+                           "survive a snapshot round trip; a pending report's counts merge up "
+                           "to SAT_MAX.")
+    sat["events"] += saturation_phases(200000)
 
 
 def _saturate(vec: dict[str, Any]) -> None:
