@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +333,84 @@ def saturation_phases(t: int) -> list[list[Any]]:
     phase([s, z] * 4, branch_tour(t + 10))
     return ev
 
+
+def _age_patch(off: int, age: int) -> list[list[int]]:
+    return _u32(off, age)
+
+
+def persistence_phases(t: int) -> list[list[Any]]:
+    """Snapshots at the edges of their format and of the ticks range (gen_persistence's config:
+    red_threshold 5, code_limit 2, one in 3, 2 slots)."""
+    ev: list[list[Any]] = [["clear"]]
+    # an idle snapshot (device window open, no slot used): written as version 1, and its CRC
+    # is CRC-16/CCITT-FALSE of the documented bytes ("PIN_CRC": the reference's CRC, patched in)
+    ev += [["offer", t + k, 0x0707] for k in range(3)]
+    ev += [["reset", t + 5, t + 6, [[2, 1]], True], ["reset", t + 7, t + 8, "PIN_CRC"]]
+    # device window start age at the edge of the ticks range: 2**29 - 1 and 2**29 restore (the
+    # latter reads as a negative difference, so the same window: still red), 2**29 + 1 does not
+    t += 1000
+    for age, boot in ((SAT >> 1, 1000), (1 << 29, 2000), ((1 << 29) + 1, 3000)):
+        ev += [["clear"]] + [["offer", t + k, 0x0707 + k % 2] for k in range(6)]
+        ev += [["reset", t + 6, t + boot, _age_patch(17, age), True], ["level", t + boot],
+               ["offer", t + boot, 0x0707], ["poll", t + boot + 1], ["pop"]]
+        t += 100000
+    # restored times that cross 0 under the new boot's ticks: the last suppressed alert lands
+    # on 0, the first on 2**30 - 1; then the same at boot 0 (ages 1 and 2) and at boot
+    # 2**30 - 1 (age 0)
+    for boot, gap in ((500, 500), (0, 1), (MASK, 0)):
+        ev += [["clear"]] + [["offer", t + k, 0x0808] for k in range(9)]
+        ev += [["reset", t + 8 + gap, boot], ["pop"], ["offer", (boot + 1) & MASK, 0x0808],
+               ["poll", (boot + 50000) & MASK], ["pop"]]
+        t += 100000
+    # ages of 2**24 ms and more (every byte of a u32 in use): one-day windows, 20 000 000 ms on
+    day = dict(cfg(device_window_ms=86400000, code_window_ms=86400000, red_threshold=5,
+                   amber_threshold=3, code_limit=2, throttle_n=3, summary_interval_ms=86400000))
+    ev += [["clear"], ["configure", day]] + [["offer", t + k, 0x0909] for k in range(9)]
+    ev += [["offer", t + 20000000, 0x0909], ["reset", t + 36777216, t + 36777300],
+           ["configure", day], ["offer", t + 36777301, 0x0909], ["offer", t + 36777302, 0x0909],
+           ["level", t + 36777303], ["poll", t + 200000000], ["pop"]]
+    t += 300000000
+    # random window-edge streams with resets among them
+    ev += [["clear"]] + edge_stream(77, 500, resets=True) + [["clear"]]
+    ev += edge_stream(78, 500, resets=True)
+    return ev
+
+
+def opp_persistence_phases(t: int) -> list[list[Any]]:
+    """one_per_period episodes across resets that keep the mode: the last-forward time is
+    restored from its age, so the period boundary (1000 ms) falls exactly where it was."""
+    ev: list[list[Any]] = []
+    for gap, boot in ((0, 5000), (1, MASK - 300), (700, 200)):
+        ev += [["clear"]] + [["offer", t + 50 * k, 0x0505 + k % 3] for k in range(30)]
+        last = t + 50 * 29
+        ev += [["reset", last + gap, boot]]
+        b = boot - gap - 50 * 29  # where t would be on the new boot's ticks
+        ev += [["offer", (b + 50 * 27 + 999) & MASK, 0x0505], ["offer", (b + 50 * 27 + 1000) & MASK, 0x0505],
+               ["offer", (b + 50 * 28 + 999) & MASK, 0x0506],
+               ["offer", (b + 50 * 28 + 1000) & MASK, 0x0506], ["poll", (b + 90000) & MASK], ["pop"]]
+        t += 100000
+    ev += [["clear"]] + edge_stream(79, 400, resets=True)
+    return ev
+
+
+def _pin_crcs(vec: dict[str, Any]) -> None:
+    """Replace each "PIN_CRC" marker with patches that write the reference's own CRC bytes."""
+    for idx, ev in enumerate(vec["events"]):
+        if ev[0] == "reset" and ev[3:4] == ["PIN_CRC"]:
+            made: list[Any] = []
+
+            class Recording(lm.Limiter):  # type: ignore[misc,valid-type]
+                def __init__(self, *a: Any) -> None:
+                    super().__init__(*a)
+                    made.append(self)
+
+            proxy = types.SimpleNamespace(Config=lm.Config, Limiter=Recording,
+                                          SnapshotError=lm.SnapshotError, crc16=lm.crc16)
+            run_vector(dict(vec, events=vec["events"][:idx]), proxy)
+            blob = made[-1].snapshot(ev[1])
+            ev[3:] = [[[-2, blob[-2]], [-1, blob[-1]]], False]
+
+
 def port_kit(v: dict[str, dict[str, Any]]) -> None:
     """Add the port-kit vectors to v, and extend the ones that must hold snapshot resets.
 
@@ -353,6 +432,21 @@ def port_kit(v: dict[str, dict[str, Any]]) -> None:
                            "survive a snapshot round trip; a pending report's counts merge up "
                            "to SAT_MAX.")
     sat["events"] += saturation_phases(200000)
+    per = v["gen_persistence"]
+    per["description"] += (" Then: a limiter that has seen nothing snapshots; an idle snapshot "
+                           "written as version 1 whose CRC bytes are CRC-16/CCITT-FALSE as "
+                           "computed independently (patched in, unchanged); device window ages "
+                           "of 2**29 - 1 and 2**29 restore (the latter reads as a negative "
+                           "difference: same window), 2**29 + 1 does not; restored times that "
+                           "land on 0 and 2**30 - 1 of the new boot's ticks (reported first/"
+                           "last); ages above 2**24 ms; random window-edge streams with resets.")
+    per["events"] = [["reset", 0, 0]] + per["events"] + persistence_phases(10000000)
+    _pin_crcs(per)
+    mode = v["gen_mode_change_snapshot"]
+    mode["description"] += (" Then one_per_period episodes across resets that keep the mode "
+                            "(boots near 0 and 2**30 - 1): each code's next forward falls "
+                            "exactly one period after its last, as before the reset.")
+    mode["events"] += opp_persistence_phases(100000)
 
 
 def _saturate(vec: dict[str, Any]) -> None:
