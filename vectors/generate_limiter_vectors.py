@@ -370,6 +370,19 @@ def persistence_phases(t: int) -> list[list[Any]]:
            ["configure", day], ["offer", t + 36777301, 0x0909], ["offer", t + 36777302, 0x0909],
            ["level", t + 36777303], ["poll", t + 200000000], ["pop"]]
     t += 300000000
+    # codes 0x0000 and 0xFFFF hold slots across a reset; a slot's code patched to -1 and
+    # 0x10000 (code + 1 = 0 and 0x10001) is rejected
+    ev += [["clear"]] + [["offer", t + k, (0, 0xFFFF, 0x0A0A)[k % 3]] for k in range(12)]
+    ev += [["reset", t + 12, t + 20], ["offer", t + 21, 0], ["offer", t + 22, 0xFFFF],
+           ["reset", t + 23, t + 30, _u32(62, 0), True], ["offer", t + 31, 0],
+           ["reset", t + 32, t + 40, _u32(62, 0x10001), True], ["poll", t + 100000], ["pop"]]
+    t += 200000
+    # the report sequence number across its 2**30 wrap: reports made at 2**30 - 2, 2**30 - 1,
+    # 0 pop in that order
+    ev += [["clear"], ["reset", t, t, _u32(8, SAT - 1), True]]
+    ev += [["offer", t + k, (0x0B01, 0x0B02, 0x0B03)[k % 3]] for k in range(1, 30)]
+    ev += [["poll", t + 100000], ["reset", t + 100000, t + 100001], ["pop"]]
+    t += 200000
     # random window-edge streams with resets among them
     ev += [["clear"]] + edge_stream(77, 500, resets=True) + [["clear"]]
     ev += edge_stream(78, 500, resets=True)
@@ -411,6 +424,118 @@ def _pin_crcs(vec: dict[str, Any]) -> None:
             ev[3:] = [[[-2, blob[-2]], [-1, blob[-1]]], False]
 
 
+
+HIGH = (1 << 29) + 123456  # a time in the upper half of the ticks range: 0 looks "in the future"
+
+
+def configure_mid_episode() -> list[list[Any]]:
+    """configure() with episodes open in code slots and the overflow slot, at HIGH."""
+    t = HIGH
+    opp = dict(TOUR, red_threshold=2, amber_threshold=1, code_limit=1, throttle_n=3,
+               summary_interval_ms=2000, throttle_mode="one_per_period")
+    inn = dict(opp, throttle_mode="one_in_n")
+    a, b, c, d = 0x0A01, 0x0A02, 0x0A03, 0x0A04  # a: slot 0, no episode; b, c: slots 1, 2; d: overflow
+    ev: list[list[Any]] = [["offer", t, a], ["offer", t + 1, a]]
+    for k in range(5):
+        ev += [["offer", t + 10 + 4 * k, b], ["offer", t + 11 + 4 * k, c], ["offer", t + 12 + 4 * k, d]]
+    # to one_per_period: every open episode forwards its next alert, then one per 1000 ms
+    ev += [["configure", opp], ["offer", t + 100, b], ["offer", t + 101, c], ["offer", t + 102, d],
+           ["offer", t + 103, b], ["offer", t + 1099, c], ["offer", t + 1102, d]]
+    # back to one_in_n: the next alert of each is forwarded, then one in 3
+    ev += [["configure", inn]] + [["offer", t + 1200 + k, x] for k in range(4) for x in (b, c, d)]
+    ev += [["poll", t + 1300], ["pop"]]
+    # a higher red_threshold mid-storm: with 3 (then 4) alerts in the window, is the device
+    # certainly not red any more at the next poll? (red 5: 3 + 1 < 5 yes, 4 + 1 < 5 no)
+    t += 100000
+    for n in (3, 4):
+        ev += [["configure", inn]] + [["offer", t + k, b] for k in range(n)]
+        ev += [["configure", dict(inn, red_threshold=5, amber_threshold=1)], ["poll", t + 10],
+               ["pop"], ["offer", t + 11, b], ["poll", t + 12], ["pop"]]
+        t += 100000
+    # red 2, code windows four times the device window: two silent device windows later the
+    # poll ends the episode on the device's behalf (the code window would still overload)
+    ev += [["configure", dict(inn, code_window_ms=40000)]] + [["offer", t + k, b] for k in range(5)]
+    ev += [["poll", t + 20001], ["pop"], ["offer", t + 20002, b], ["poll", t + 90000], ["pop"]]
+    return ev
+
+
+def overflow_reuse() -> list[list[Any]]:
+    """The full-table shortcut (rescan only when a window could have closed): when its bound
+    moves (a shorter code window, a clear, a week-long storm) and which slot it watches."""
+    ev: list[list[Any]] = []
+    # code_limit 1: slot 1 (b) is held by its unpopped report after its window closed, slot 0
+    # (a, never overloaded) closes next: a new code then takes slot 0, not the overflow slot
+    t = 1000
+    a, b, d, e = 0x0B01, 0x0B02, 0x0B03, 0x0B04
+    ev += [["configure", dict(OVERFLOW, code_limit=1)], ["offer", t, a], ["offer", t + 1, b],
+           ["offer", t + 2, b], ["offer", t + 3, b], ["offer", t + 10500, a], ["poll", t + 20500],
+           ["offer", t + 21000, d], ["offer", t + 30500, e], ["offer", t + 30501, e],
+           ["poll", t + 90000], ["pop"], ["configure", OVERFLOW]]
+    # a shorter code window while the table is full: the slots free sooner
+    t = 200000
+    ev += [["offer", t, a], ["offer", t + 1, b], ["offer", t + 2, d],
+           ["configure", dict(OVERFLOW, code_window_ms=1000)], ["offer", t + 2400, d],
+           ["offer", t + 2500, e], ["offer", t + 2501, e], ["poll", t + 90000], ["pop"],
+           ["configure", OVERFLOW]]
+    # clear() at HIGH: the shortcut's bound must not survive it (0 looks "in the future" there)
+    t = HIGH
+    ev += [["offer", t, a], ["offer", t + 1, b], ["offer", t + 2, d], ["clear"],
+           ["offer", t + 10, a], ["offer", t + 11, b], ["offer", t + 20, d],
+           ["offer", t + 25000, d], ["offer", t + 25001, e], ["offer", t + 25002, e],
+           ["poll", t + 90000], ["pop"]]
+    return ev
+
+
+OVERFLOW = cfg(red_threshold=1, amber_threshold=1, code_limit=0, throttle_n=2, summary_interval_ms=1000)
+
+
+def week_long_storm() -> list[list[Any]]:
+    """A storm that keeps both slots busy for more than 2**29 ms (6.2 days), polled every
+    2.5 days: stored times stay within ticks range only because each poll re-anchors them."""
+    day = 86400000
+    ev: list[list[Any]] = []
+    a, b, c, e = 0x0C01, 0x0C02, 0x0C03, 0x0C04
+    ev += [["offer", 0, a], ["offer", 1, b], ["offer", 2, c]]  # c: overflow, the table is full
+    t = 0
+    for k in range(1, 9):
+        t = k * day * 9 // 10
+        ev += [["offer", t, a], ["offer", t + 1, b]]  # one per window: forwarded (period 1 s)
+        if k % 3 == 0:
+            ev.append(["poll", t + 2])
+    ev += [["offer", t + 3, a], ["poll", t + 4], ["pop"]]  # suppressed: ONGOING due at once
+    ev += [["poll", t + day + 10], ["offer", t + 2 * day + 1000, c], ["offer", t + 2 * day + 1001, e],
+           ["offer", t + 2 * day + 1002, e], ["poll", t + 5 * day], ["pop"]]
+    return ev
+
+
+def fast_path_edges() -> list[list[Any]]:
+    """The healthy fast path's grant (alerts the window can still take below red) at its edges."""
+    ev: list[list[Any]] = []
+    # bad codes while a grant is held
+    ev += [["offer", 100, 0x0D01], ["offer", 101, -1], ["offer", 102, 0x10000], ["offer", 103, 0],
+           ["offer", 104, 0xFFFF], ["level", 104]]
+    # clear() while a grant is held, inside the first window of the ticks range
+    ev += [["clear"], ["offer", 200, 0x0D01], ["clear"]]
+    ev += [["offer", 300 + k, 0x0D01] for k in range(10)] + [["level", 310]]
+    # a grant held when the window ends across the wrap
+    ds = MASK + 1 - 5000
+    ev += [["clear"]] + [["offer", ds + k, 0x0D02] for k in range(5)]
+    ev += [["offer", (ds + 12000 + k) & MASK, 0x0D02] for k in range(7)] + [["level", (ds + 12010) & MASK]]
+    ev += [["offer", (ds + 19000 + k) & MASK, 0x0D02] for k in range(3)] + [["level", (ds + 19010) & MASK]]
+    return ev
+
+
+def window_grid() -> list[list[Any]]:
+    """The device window grid closes after an empty window; the next alert anchors a new one."""
+    ev: list[list[Any]] = [["offer", 0, 0x0E01], ["offer", 1, 0x0E01], ["level", 10005],
+                           ["level", 20005], ["offer", 25000, 0x0E01], ["offer", 30010, 0x0E01],
+                           ["offer", 30020, 0x0E01], ["level", 30020]]
+    ev += [["offer", 100000, 0x0E01], ["offer", 100001, 0x0E01], ["poll", 110005], ["poll", 120005],
+           ["offer", 125000, 0x0E01], ["offer", 130010, 0x0E01], ["offer", 130020, 0x0E01],
+           ["level", 130020]]
+    return ev
+
+
 def port_kit(v: dict[str, dict[str, Any]]) -> None:
     """Add the port-kit vectors to v, and extend the ones that must hold snapshot resets.
 
@@ -425,6 +550,42 @@ def port_kit(v: dict[str, dict[str, Any]]) -> None:
             "configure and clear mid-episode; 2 slots for 4 codes.",
             "config": edge_config(random.Random(1000 + seed)), "slots": 2,
             "events": edge_stream(seed, 700)}
+    v["gen_configure_mid_episode"] = {
+        "description": RECORDED + "at ticks 2**29 + 123456 (where 0 reads as a future time): "
+        "throttle_mode switched with episodes open in two code slots and the overflow slot (next "
+        "alert of each forwarded, then one per period / one in n), while slot 0 has no episode; "
+        "red_threshold raised mid-storm so the device is or is not certainly red-free at the next "
+        "poll; red_threshold 2 with code windows 4x the device window (the poll, not the code "
+        "window, ends the episode).",
+        "config": dict(TOUR, red_threshold=2, amber_threshold=1, code_limit=1, throttle_n=3,
+                       summary_interval_ms=2000), "slots": 3, "events": configure_mid_episode()}
+    v["gen_overflow_reuse"] = {
+        "description": RECORDED + "2 slots, every alert red, code_limit 0: a slot held only by "
+        "its unpopped report while the slot before it closes its window (the new code takes that "
+        "slot, not the overflow slot); a shorter code window while the table is full; clear() at "
+        "ticks 2**29 + 123456; each time a new code must find the slot that has freed.",
+        "config": OVERFLOW, "slots": 2, "events": overflow_reuse()}
+    v["gen_week_long_storm"] = {
+        "description": RECORDED + "one-day windows, one_per_period (1 s), every alert red: two "
+        "codes fill both slots and a third the overflow slot, one alert per code every 0.9 day "
+        "for 7.2 days (each forwarded) with a poll every 2.7 days; then a suppressed alert is "
+        "reported at once (the episode's last report time was re-anchored by the polls), and "
+        "after the windows close a new code gets a slot although the last rescan was 7 days ago.",
+        "config": cfg(device_window_ms=86400000, code_window_ms=86400000, red_threshold=1,
+                      amber_threshold=1, code_limit=0, throttle_mode="one_per_period",
+                      throttle_period_ms=1000, summary_interval_ms=86400000),
+        "slots": 2, "events": week_long_storm()}
+    v["gen_fast_path_edges"] = {
+        "description": RECORDED + "red_threshold 10: bad codes, 0x0000 and 0xFFFF while the "
+        "healthy fast path holds a grant; clear() while it holds one; a grant held when the "
+        "device window ends across the 2**30 wrap (the late alerts count in the next window).",
+        "config": cfg(red_threshold=10, amber_threshold=4, code_limit=1), "slots": 1,
+        "events": fast_path_edges()}
+    v["gen_window_grid"] = {
+        "description": RECORDED + "red_threshold 3: the device window grid rolls once, closes "
+        "after an empty window (found by level() and by poll()), and the next alert anchors a "
+        "new grid: 3 alerts within 10 s of it are red although they straddle the old grid.",
+        "config": cfg(red_threshold=3, amber_threshold=2), "slots": 1, "events": window_grid()}
     sat = v["gen_saturation"]
     sat["description"] += (" Then each stat saturated on its own (alternate stats at SAT_MAX, "
                            "then the others), all of them, and offered just below a fast-path "
