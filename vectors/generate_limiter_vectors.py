@@ -374,8 +374,9 @@ def persistence_phases(t: int) -> list[list[Any]]:
     # 0x10000 (code + 1 = 0 and 0x10001) is rejected
     ev += [["clear"]] + [["offer", t + k, (0, 0xFFFF, 0x0A0A)[k % 3]] for k in range(12)]
     ev += [["reset", t + 12, t + 20], ["offer", t + 21, 0], ["offer", t + 22, 0xFFFF],
-           ["reset", t + 23, t + 30, _u32(62, 0), True], ["offer", t + 31, 0],
-           ["reset", t + 32, t + 40, _u32(62, 0x10001), True], ["poll", t + 100000], ["pop"]]
+           ["reset", t + 23, t + 30, _u32(62, 0), True]]
+    ev += [["offer", t + 31 + k, 0x0A0A] for k in range(6)]
+    ev += [["reset", t + 40, t + 40, _u32(62, 0x10001), True], ["poll", t + 100000], ["pop"]]
     t += 200000
     # the report sequence number across its 2**30 wrap: reports made at 2**30 - 2, 2**30 - 1,
     # 0 pop in that order
