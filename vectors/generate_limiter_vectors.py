@@ -220,13 +220,15 @@ W = 10000  # every window, period and interval in the edge streams: their bounda
 EDGE = cfg(device_window_ms=W, code_window_ms=W, throttle_period_ms=W, summary_interval_ms=W)
 
 
-def edge_config(rnd: random.Random) -> dict[str, Any]:
+def edge_config(rnd: random.Random, code_limit: int) -> dict[str, Any]:
+    # Windows, period, interval and code_limit stay as they are: when they change mid-episode,
+    # later decisions depend on when the limiter last advanced each code window, which is its
+    # own business (lazy per code), not the policy's.
     red = rnd.choice((1, 2, 3, 4, 6))
     return dict(EDGE, red_threshold=red, amber_threshold=rnd.randint(1, red),
-                code_limit=rnd.choice((0, 1, 2)), throttle_n=rnd.choice((1, 2, 3)),
+                code_limit=code_limit, throttle_n=rnd.choice((1, 2, 3)),
                 throttle_mode=rnd.choice(("one_in_n", "one_per_period")),
                 never_throttle=rnd.choice(([], [9])))
-
 
 def edge_stream(seed: int, steps: int, resets: bool = False) -> list[list[Any]]:
     """A stream whose gaps are window lengths give or take one ms, near and across the wrap.
@@ -234,12 +236,15 @@ def edge_stream(seed: int, steps: int, resets: bool = False) -> list[list[Any]]:
     With every window, period and interval W long, a gap of W - 1, W or W + 1 (or twice that)
     lands on a boundary of whatever is open; the base time puts boundaries just before, at and
     after the 2**30 wrap. Codes 1..4 compete for the slots (the overflow slot is used), code 9
-    is sometimes never_throttle, and configure/clear (and snapshot resets, with `resets`)
-    happen mid-episode.
+    is sometimes never_throttle, and configure/clear happen mid-episode. With `resets`, snapshot
+    resets too; the stream then configures itself first and again after each reset (a reset
+    restores under the vector's own config).
     """
     rnd = random.Random(seed)
+    limit = seed % 3
     t = (MASK + 1 - rnd.choice((1, 2, W - 1, W, W + 1, 2 * W, 3 * W + 1, 7 * W))) & MASK
-    ev: list[list[Any]] = []
+    c = edge_config(rnd, limit)
+    ev: list[list[Any]] = [["configure", c]] if resets else []
     for _ in range(steps):
         t = (t + rnd.choice((0, 1, 2, 100, W - 1, W, W + 1, 2 * W - 1, 2 * W, 2 * W + 1))) & MASK
         r = rnd.random()
@@ -250,18 +255,18 @@ def edge_stream(seed: int, steps: int, resets: bool = False) -> list[list[Any]]:
         elif r < 0.15:
             ev.append(["level", t])
         elif r < 0.165:
-            ev.append(["configure", edge_config(rnd)])
+            c = edge_config(rnd, limit)
+            ev.append(["configure", c])
         elif r < 0.17:
             ev.append(["clear"])
         elif resets and r < 0.185:
             boot = rnd.choice((t, (t + 1) & MASK, (t + W) & MASK, rnd.randrange(MASK + 1)))
-            ev.append(["reset", t, boot])
+            ev += [["reset", t, boot], ["configure", c]]
             t = boot
         else:
             ev.append(["offer", t, rnd.choice((1, 1, 2, 2, 3, 4, 9))])
     ev += [["poll", (t + 3 * W) & MASK], ["pop"], ["level", (t + 3 * W) & MASK]]
     return ev
-
 
 TOUR = cfg(red_threshold=4, amber_threshold=2, code_limit=1, throttle_n=2, summary_interval_ms=1000,
            throttle_period_ms=1000, never_throttle=[0x0909])
@@ -407,6 +412,49 @@ def opp_persistence_phases(t: int) -> list[list[Any]]:
     return ev
 
 
+
+def reset_stream(seed: int, steps: int) -> list[list[Any]]:
+    """Storms of a few codes (0x0000 and 0xFFFF among them) cut by snapshot resets at random
+    moments, each followed by a configure (a reset restores under the vector's own config).
+    Window lengths, period, interval and code_limit are fixed per stream (device and code
+    windows of different lengths); configure changes thresholds, throttle_n and the mode (see
+    edge_config for why)."""
+    rnd = random.Random(seed)
+    t = rnd.randrange(MASK + 1)
+    windows = cfg(device_window_ms=rnd.choice((1000, 4000, 10000)),
+                  code_window_ms=rnd.choice((1000, 3000, 10000)),
+                  throttle_period_ms=rnd.choice((1000, 2500)),
+                  summary_interval_ms=rnd.choice((1000, 3000)), code_limit=rnd.choice((0, 1, 2)))
+
+    def conf() -> dict[str, Any]:
+        red = rnd.choice((1, 2, 3, 5))
+        return dict(windows, red_threshold=red, amber_threshold=rnd.randint(1, red),
+                    throttle_n=rnd.choice((1, 2, 3)),
+                    throttle_mode=rnd.choice(("one_in_n", "one_per_period")))
+
+    c = conf()
+    ev: list[list[Any]] = [["configure", c]]
+    for _ in range(steps):
+        t = (t + rnd.choice((0, 1, 10, 100, 500, 999, 1000, 1001, 3000, 10000))) & MASK
+        r = rnd.random()
+        if r < 0.06:
+            ev.append(["poll", t])
+        elif r < 0.08:
+            ev.append(["pop"])
+        elif r < 0.1:
+            ev.append(["level", t])
+        elif r < 0.11:
+            c = conf()
+            ev.append(["configure", c])
+        elif r < 0.15:
+            boot = rnd.choice((t, (t + 1) & MASK, rnd.randrange(2000), rnd.randrange(MASK + 1)))
+            ev += [["reset", t, boot], ["configure", c]]
+            t = boot
+        else:
+            ev.append(["offer", t, rnd.choice((1, 1, 2, 2, 3, 0, 0xFFFF))])
+    ev += [["poll", (t + 50000) & MASK], ["pop"]]
+    return ev
+
 def _pin_crcs(vec: dict[str, Any]) -> None:
     """Replace each "PIN_CRC" marker with patches that write the reference's own CRC bytes."""
     for idx, ev in enumerate(vec["events"]):
@@ -427,13 +475,14 @@ def _pin_crcs(vec: dict[str, Any]) -> None:
 
 
 HIGH = (1 << 29) + 123456  # a time in the upper half of the ticks range: 0 looks "in the future"
+MID = dict(TOUR, red_threshold=2, amber_threshold=1, code_limit=1, throttle_n=3,
+           summary_interval_ms=2000, code_window_ms=40000)
 
 
 def configure_mid_episode() -> list[list[Any]]:
     """configure() with episodes open in code slots and the overflow slot, at HIGH."""
     t = HIGH
-    opp = dict(TOUR, red_threshold=2, amber_threshold=1, code_limit=1, throttle_n=3,
-               summary_interval_ms=2000, throttle_mode="one_per_period")
+    opp = dict(MID, throttle_mode="one_per_period")
     inn = dict(opp, throttle_mode="one_in_n")
     a, b, c, d = 0x0A01, 0x0A02, 0x0A03, 0x0A04  # a: slot 0, no episode; b, c: slots 1, 2; d: overflow
     ev: list[list[Any]] = [["offer", t, a], ["offer", t + 1, a]]
@@ -455,7 +504,7 @@ def configure_mid_episode() -> list[list[Any]]:
         t += 100000
     # red 2, code windows four times the device window: two silent device windows later the
     # poll ends the episode on the device's behalf (the code window would still overload)
-    ev += [["configure", dict(inn, code_window_ms=40000)]] + [["offer", t + k, b] for k in range(5)]
+    ev += [["configure", inn]] + [["offer", t + k, b] for k in range(5)]
     ev += [["poll", t + 20001], ["pop"], ["offer", t + 20002, b], ["poll", t + 90000], ["pop"]]
     return ev
 
@@ -549,17 +598,16 @@ def port_kit(v: dict[str, dict[str, Any]]) -> None:
             "description": RECORDED + f"seed {seed}: gaps of a window length give or take 1 ms "
             "(every window, period and interval is 10 s), across the 2**30 wrap, with "
             "configure and clear mid-episode; 2 slots for 4 codes.",
-            "config": edge_config(random.Random(1000 + seed)), "slots": 2,
+            "config": edge_config(random.Random(1000 + seed), seed % 3), "slots": 2,
             "events": edge_stream(seed, 700)}
     v["gen_configure_mid_episode"] = {
         "description": RECORDED + "at ticks 2**29 + 123456 (where 0 reads as a future time): "
         "throttle_mode switched with episodes open in two code slots and the overflow slot (next "
         "alert of each forwarded, then one per period / one in n), while slot 0 has no episode; "
         "red_threshold raised mid-storm so the device is or is not certainly red-free at the next "
-        "poll; red_threshold 2 with code windows 4x the device window (the poll, not the code "
-        "window, ends the episode).",
-        "config": dict(TOUR, red_threshold=2, amber_threshold=1, code_limit=1, throttle_n=3,
-                       summary_interval_ms=2000), "slots": 3, "events": configure_mid_episode()}
+        "poll; two silent device windows (code windows are 4x longer): the poll, not the code "
+        "window, ends the episode.",
+        "config": MID, "slots": 3, "events": configure_mid_episode()}
     v["gen_overflow_reuse"] = {
         "description": RECORDED + "2 slots, every alert red, code_limit 0: a slot held only by "
         "its unpopped report while the slot before it closes its window (the new code takes that "
