@@ -392,6 +392,9 @@ def persistence_phases(t: int) -> list[list[Any]]:
     # random window-edge streams with resets among them
     ev += [["clear"]] + edge_stream(77, 500, resets=True) + [["clear"]]
     ev += edge_stream(78, 500, resets=True)
+    # storms cut by resets (seeds chosen for the mistakes they catch, see vectors/mutation.py)
+    for seed in (3, 20, 43, 44, 40):
+        ev += [["clear"]] + reset_stream(seed, 400)
     return ev
 
 
@@ -409,6 +412,7 @@ def opp_persistence_phases(t: int) -> list[list[Any]]:
                ["offer", (b + 50 * 28 + 1000) & MASK, 0x0506], ["poll", (b + 90000) & MASK], ["pop"]]
         t += 100000
     ev += [["clear"]] + edge_stream(79, 400, resets=True)
+    ev += [["clear"]] + reset_stream(4, 400)
     return ev
 
 
