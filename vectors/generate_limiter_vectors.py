@@ -357,7 +357,7 @@ def persistence_phases(t: int) -> list[list[Any]]:
     for age, boot in ((SAT >> 1, 1000), (1 << 29, 2000), ((1 << 29) + 1, 3000)):
         ev += [["clear"]] + [["offer", t + k, 0x0707 + k % 2] for k in range(6)]
         ev += [["reset", t + 6, t + boot, _age_patch(17, age), True], ["level", t + boot],
-               ["offer", t + boot, 0x0707], ["poll", t + boot + 1], ["pop"]]
+               ["offer", t + boot, 0x0707], ["level", t + boot], ["poll", t + boot + 1], ["pop"]]
         t += 100000
     # restored times that cross 0 under the new boot's ticks: the last suppressed alert lands
     # on 0, the first on 2**30 - 1; then the same at boot 0 (ages 1 and 2) and at boot
@@ -410,6 +410,13 @@ def opp_persistence_phases(t: int) -> list[list[Any]]:
         ev += [["offer", (b + 50 * 27 + 999) & MASK, 0x0505], ["offer", (b + 50 * 27 + 1000) & MASK, 0x0505],
                ["offer", (b + 50 * 28 + 999) & MASK, 0x0506],
                ["offer", (b + 50 * 28 + 1000) & MASK, 0x0506], ["poll", (b + 90000) & MASK], ["pop"]]
+        t += 100000
+    # the last forward restored 2**29 - 1 ms ago (a period and more: forwarded) and 2**29 ms
+    # ago (reads as a negative difference: suppressed)
+    for age in (SAT >> 1, 1 << 29):
+        ev += [["clear"]] + [["offer", t + 50 * k, 0x0505] for k in range(8)]
+        ev += [["reset", t + 400, t + 500, _u32(61 + 6 + 12, age), True], ["offer", t + 500, 0x0505],
+               ["offer", t + 501, 0x0505], ["poll", t + 90000], ["pop"]]
         t += 100000
     ev += [["clear"]] + edge_stream(79, 400, resets=True)
     ev += [["clear"]] + reset_stream(4, 400)
@@ -579,6 +586,19 @@ def fast_path_edges() -> list[list[Any]]:
     return ev
 
 
+def idle_week() -> list[list[Any]]:
+    """A device that goes quiet for a week, polled every 2.5 days, then sees three alerts more
+    than a device window apart: each starts a new window (none is red)."""
+    day = 86400000
+    ev: list[list[Any]] = [["offer", 0, 0x0F01], ["offer", 1, 0x0F01], ["offer", 2, 0x0F01],
+                           ["level", 3], ["poll", 20000]]
+    ev += [["poll", k * day * 5 // 2] for k in range(1, 4)]
+    t = 7 * day + 12345
+    ev += [["offer", t, 0x0F01], ["level", t], ["offer", t + 20000, 0x0F01], ["level", t + 20000],
+           ["offer", t + 40000, 0x0F01], ["level", t + 40000]]
+    return ev
+
+
 def window_grid() -> list[list[Any]]:
     """The device window grid closes after an empty window; the next alert anchors a new one."""
     ev: list[list[Any]] = [["offer", 0, 0x0E01], ["offer", 1, 0x0E01], ["level", 10005],
@@ -639,6 +659,11 @@ def port_kit(v: dict[str, dict[str, Any]]) -> None:
         "after an empty window (found by level() and by poll()), and the next alert anchors a "
         "new grid: 3 alerts within 10 s of it are red although they straddle the old grid.",
         "config": cfg(red_threshold=3, amber_threshold=2), "slots": 1, "events": window_grid()}
+    v["gen_idle_week"] = {
+        "description": RECORDED + "red_threshold 3: red, then a week without alerts (polled "
+        "every 2.5 days: the device window grid closed long ago), then three alerts 20 s apart, "
+        "each in a window of its own: none is red.",
+        "config": cfg(red_threshold=3, amber_threshold=2), "slots": 1, "events": idle_week()}
     sat = v["gen_saturation"]
     sat["description"] += (" Then each stat saturated on its own (alternate stats at SAT_MAX, "
                            "then the others), all of them, and offered just below a fast-path "
@@ -659,7 +684,9 @@ def port_kit(v: dict[str, dict[str, Any]]) -> None:
     mode = v["gen_mode_change_snapshot"]
     mode["description"] += (" Then one_per_period episodes across resets that keep the mode "
                             "(boots near 0 and 2**30 - 1): each code's next forward falls "
-                            "exactly one period after its last, as before the reset.")
+                            "exactly one period after its last, as before the reset; a last "
+                            "forward restored 2**29 - 1 ms ago (forwarded) and 2**29 ms ago "
+                            "(a negative difference: suppressed); storms cut by resets.")
     mode["events"] += opp_persistence_phases(100000)
 
 
