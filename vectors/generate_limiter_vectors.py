@@ -538,6 +538,12 @@ def overflow_reuse() -> list[list[Any]]:
            ["configure", dict(OVERFLOW, code_window_ms=1000)], ["offer", t + 2400, d],
            ["offer", t + 2500, e], ["offer", t + 2501, e], ["poll", t + 90000], ["pop"],
            ["configure", OVERFLOW]]
+    # clear() forgets which slot held which code: codes coming back in the other order take
+    # the slots in that order, and their reports are made (and popped) in slot order
+    t = 100000
+    ev += [["offer", t, a], ["offer", t + 1, a], ["offer", t + 2, b], ["offer", t + 3, b],
+           ["clear"], ["offer", t + 10, b], ["offer", t + 11, b], ["offer", t + 12, a],
+           ["offer", t + 13, a], ["poll", t + 50000], ["pop"]]
     # clear() at HIGH: the shortcut's bound must not survive it (0 looks "in the future" there)
     t = HIGH
     ev += [["offer", t, a], ["offer", t + 1, b], ["offer", t + 2, d], ["clear"],
@@ -635,8 +641,8 @@ def port_kit(v: dict[str, dict[str, Any]]) -> None:
     v["gen_overflow_reuse"] = {
         "description": RECORDED + "2 slots, every alert red, code_limit 0: a slot held only by "
         "its unpopped report while the slot before it closes its window (the new code takes that "
-        "slot, not the overflow slot); a shorter code window while the table is full; clear() at "
-        "ticks 2**29 + 123456; each time a new code must find the slot that has freed.",
+        "slot, not the overflow slot); a shorter code window while the table is full; codes back in the other "
+        "order after clear() (reports in slot order); clear() at ticks 2**29 + 123456; each time a new code must find the slot that has freed.",
         "config": OVERFLOW, "slots": 2, "events": overflow_reuse()}
     v["gen_week_long_storm"] = {
         "description": RECORDED + "one-day windows, one_per_period (1 s), every alert red: two "
