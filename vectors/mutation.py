@@ -566,34 +566,35 @@ def report(mutants: list[Mutant], outcomes: list[Outcome], equivalent: dict[Muta
            stale: list[dict[str, Any]], out: Any) -> float:
     """Print the report; return the score in percent."""
     files = sorted({m.file for m in mutants})
-    w = 8
-    out.write("%-8s" % "operator" + "".join("%*s" % (w + 4, f) for f in files) + "%*s\n"
-              % (w + 4, "total"))
-    for op in OPERATORS:
-        counts = [sum(1 for m in mutants if m.operator == op and m.file == f) for f in files]
-        if sum(counts):
-            out.write("%-8s" % op + "".join("%*d" % (w + 4, c) for c in counts)
-                      + "%*d\n" % (w + 4, sum(counts)))
-    out.write("%-8s" % "total" + "".join(
-        "%*d" % (w + 4, sum(1 for m in mutants if m.file == f)) for f in files)
-        + "%*d\n\n" % (w + 4, len(mutants)))
-    status = {m: o.status for m, o in zip(mutants, outcomes, strict=True)}
-    n = {s: sum(1 for m in mutants if status[m] == s) for s in KILLED + ("survived",)}
-    eq_survived = [m for m in mutants if m in equivalent and status[m] == "survived"]
-    eq_killed = [m for m in mutants if m in equivalent and status[m] != "survived"]
-    killed = sum(n[s] for s in KILLED)
-    survivors = [m for m in mutants if status[m] == "survived" and m not in equivalent]
-    denom = len(mutants) - len(eq_survived)
+    status = {}
+    for m, o in zip(mutants, outcomes, strict=True):
+        known = m in equivalent and o.status == "survived"
+        status[m] = "equivalent" if known else ("killed" if o.status in KILLED else "survived")
+    cols = files + ["total", "killed", "equiv", "survived"]
+    out.write("%-9s" % "operator" + "".join("%11s" % c for c in cols) + "\n")
+    for op in OPERATORS + ("total",):
+        ms = [m for m in mutants if op in ("total", m.operator)]
+        if not ms:
+            continue
+        row = [sum(1 for m in ms if m.file == f) for f in files] + [len(ms)]
+        row += [sum(1 for m in ms if status[m] == s) for s in ("killed", "equivalent", "survived")]
+        out.write("%-9s" % op + "".join("%11d" % x for x in row) + "\n")
+    n = {s: sum(1 for o in outcomes if o.status == s) for s in KILLED}
+    killed = sum(1 for m in mutants if status[m] == "killed")
+    n_eq = sum(1 for m in mutants if status[m] == "equivalent")
+    survivors = [m for m in mutants if status[m] == "survived"]
+    denom = len(mutants) - n_eq
     score = 100.0 * killed / denom if denom else 100.0
-    out.write("mutants        %5d\n" % len(mutants))
-    out.write("killed         %5d  (results differ %d, raised %d, raised on import %d, "
-              "timed out %d)\n" % (killed, n["killed"], n["raised"], n["import"], n["timeout"]))
-    out.write("equivalent     %5d  (known, vectors/mutation_equivalents.json)\n" % len(eq_survived))
+    out.write("\nmutants        %5d\n" % len(mutants))
+    out.write("killed         %5d  (results differ %d; raised %d, on import %d; ran away %d)\n"
+              % (killed, n["killed"], n["raised"], n["import"], n["timeout"]))
+    out.write("equivalent     %5d  (known: vectors/mutation_equivalents.json)\n" % n_eq)
     out.write("survived       %5d\n" % len(survivors))
     out.write("score          %5.1f%%  killed / (mutants - equivalent) = %d / %d\n"
               % (score, killed, denom))
-    for m in eq_killed:
-        out.write("listed as equivalent but killed (fix the list): %s\n" % m.describe())
+    for m in mutants:
+        if m in equivalent and status[m] == "killed":
+            out.write("listed as equivalent but killed (fix the list): %s\n" % m.describe())
     for e in stale:
         out.write("equivalent entry matches no mutant (fix the list): %s %s: %s -> %s\n"
                   % (e["file"], e["function"], e["original"], e["mutated"]))
@@ -633,8 +634,9 @@ def main(argv: list[str] | None = None) -> int:
                                   "mutated": m.mutated, "occurrence": m.occurrence,
                                   "line": m.line, "operator": m.operator}))
         return 0
-    print("Mutation testing of firmware_model/{%s} against the %d vectors of %s alone"
-          % (",".join(sorted({m.file for m in mutants})) or "-", len(session.vectors),
+    names = sorted({m.file for m in mutants})
+    print("Mutation testing of %s against the %d vectors of %s alone"
+          % (" and ".join("firmware_model/" + n for n in names) or "nothing", len(session.vectors),
              args.vectors))
     print("(ast mutants exec'd as fresh modules; time limit %.1f s per mutant)\n" % session.limit_s)
     score = report(mutants, outcomes, equivalent, stale, sys.stdout)
