@@ -39,7 +39,10 @@ from typing import Any
 from vectors.limiter_runner import run_vector
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = {name: ROOT / "firmware_model" / name for name in ("limiter.py", "ticks.py")}
+# limiter.py and the modules it takes its arithmetic from (crc.py once crc16 lives there): a
+# port reimplements all of them. A mutated helper module replaces the names limiter.py imported.
+SOURCES = {name: ROOT / "firmware_model" / name for name in ("limiter.py", "ticks.py", "crc.py")
+           if (ROOT / "firmware_model" / name).exists()}
 VECTORS = ROOT / "vectors" / "limiter"
 EQUIVALENTS = ROOT / "vectors" / "mutation_equivalents.json"
 
@@ -68,7 +71,7 @@ _DICTS = frozenset(("_RANGES", "_MODES", "d"))
 class Mutant:
     """One mutant, keyed as the equivalents file keys it (no line numbers: the files move)."""
 
-    file: str  # "limiter.py" or "ticks.py"
+    file: str  # "limiter.py", "ticks.py", ...
     function: str  # enclosing qualname, "<module>" at top level
     operator: str
     line: int  # for the report only
@@ -432,9 +435,10 @@ class Outcome:
     detail: str = ""
 
 
-def run_module(limiter_code: types.CodeType, ticks_code: types.CodeType | None,
+def run_module(limiter_code: types.CodeType, helper_code: types.CodeType | None,
                vectors: list[dict[str, Any]], limit_s: float) -> Outcome:
-    """Exec a (possibly mutated) limiter, and ticks, as fresh modules; run every vector."""
+    """Exec a (possibly mutated) limiter, and a mutated helper module (ticks.py) if given, as
+    fresh modules; run every vector."""
     budget = [POP_BUDGET]
     old = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, limit_s)
@@ -442,11 +446,12 @@ def run_module(limiter_code: types.CodeType, ticks_code: types.CodeType | None,
         try:
             mod = types.ModuleType("limiter_mutant")
             exec(limiter_code, mod.__dict__)
-            if ticks_code is not None:
-                tm = types.ModuleType("ticks_mutant")
-                exec(ticks_code, tm.__dict__)
-                mod.ticks_add = tm.ticks_add  # what limiter.py imported from ticks.py
-                mod.ticks_diff = tm.ticks_diff
+            if helper_code is not None:
+                helper = types.ModuleType("helper_mutant")
+                exec(helper_code, helper.__dict__)
+                for name, value in helper.__dict__.items():  # what limiter.py imported from it
+                    if callable(value) and getattr(mod, name, None) is not None:
+                        setattr(mod, name, value)
             lm = _guarded(mod, budget)
         except _Runaway:
             return Outcome("timeout", "", "on import")
@@ -496,7 +501,7 @@ class Session:
         if mutant is None:
             return run_module(self._limiter, None, self.vectors, self.limit_s)
         code = self.mutators[mutant.file].compile(mutant.index)
-        if mutant.file == "ticks.py":
+        if mutant.file != "limiter.py":
             return run_module(self._limiter, code, self.vectors, self.limit_s)
         return run_module(code, None, self.vectors, self.limit_s)
 
@@ -516,15 +521,18 @@ def match_equivalents(mutants: Iterable[Mutant], entries: list[dict[str, Any]]
     """Which mutants the entries name, and which entries name none (stale: the code changed).
 
     An entry names every mutant with its file, function, original and mutated text, or only
-    the n-th of them when it gives "occurrence".
+    the n-th of them when it gives "occurrence". If its file has no such mutant, a function
+    that moved to another file (crc16 to crc.py, say) is still found by the rest of the key.
     """
-    by_key: dict[tuple[str, str, str, str], list[Mutant]] = {}
+    by_key: dict[tuple[str, ...], list[Mutant]] = {}
     for m in mutants:
         by_key.setdefault(m.key(), []).append(m)
+        by_key.setdefault(m.key()[1:], []).append(m)
     found: dict[Mutant, dict[str, Any]] = {}
     stale = []
     for e in entries:
-        ms = by_key.get((e["file"], e["function"], e["original"], e["mutated"]), [])
+        key = (e["file"], e["function"], e["original"], e["mutated"])
+        ms = by_key.get(key) or by_key.get(key[1:], [])
         if "occurrence" in e:
             ms = [m for m in ms if m.occurrence == e["occurrence"]]
         if not ms:
