@@ -84,7 +84,7 @@ class Mutant:
         return (self.file, self.function, self.original, self.mutated)
 
     def describe(self) -> str:
-        return "firmware_model/%s:%d: %s -> %s" % (self.file, self.line, self.original, self.mutated)
+        return f"firmware_model/{self.file}:{self.line}: {self.original} -> {self.mutated}"
 
 
 _SYMBOL: dict[type, str] = {
@@ -139,12 +139,12 @@ class _Source:
         gap = self.bare[a:b]
         pat = r"\s+".join(re.escape(w) for w in symbol.split())
         if symbol.isalpha() or " " in symbol:
-            pat = r"\b%s\b" % pat
+            pat = rf"\b{pat}\b"
         else:  # "<" must not match inside "<<" or "<=", "-" not inside "-="
-            pat = r"(?<![<>=!/*%%&|^+-])%s(?![<>=/*%%&|^+-])" % pat
+            pat = rf"(?<![<>=!/*%&|^+-]){pat}(?![<>=/*%&|^+-])"
         m = re.search(pat, gap)
         if m is None:
-            raise ValueError("no %r between offsets %d and %d" % (symbol, a, b))
+            raise ValueError(f"no {symbol!r} between offsets {a} and {b}")
         return (a + m.start(), a + m.end(), symbol)
 
     def show(self, span: tuple[int, int], edits: list[Edit]) -> str:
@@ -162,6 +162,18 @@ def _located(new: ast.AST, old: ast.AST) -> ast.AST:
     return ast.fix_missing_locations(new)
 
 
+def _fresh(cls: type) -> Callable[[Any], Any]:
+    return lambda cur: cls()  # ast operators are bare nodes: a new one replaces the old
+
+
+def _constant(n: int) -> Callable[[Any], Any]:
+    return lambda cur: _located(ast.Constant(n), cur)
+
+
+def _offset(sign: type) -> Callable[[Any], Any]:
+    return lambda cur: _located(ast.BinOp(left=cur, op=sign(), right=ast.Constant(1)), cur)
+
+
 def _int_value(node: ast.AST) -> int | None:
     """The value of an int literal, `-literal` included (a port writes -1, not -(1))."""
     if isinstance(node, ast.Constant) and type(node.value) is int:
@@ -177,10 +189,10 @@ def _literal(value: int, like: str) -> str:
     body = like.lstrip("-")
     if body[:2].lower() != "0x":
         return str(value)
-    digits = "%0*x" % (len(body) - 2, abs(value))
+    digits = f"{abs(value):0{len(body) - 2}x}"
     if body[2:] != body[2:].lower():
         digits = digits.upper()
-    return "%s%s%s" % ("-" if value < 0 else "", body[:2], digits)
+    return ("-" if value < 0 else "") + body[:2] + digits
 
 
 class _Collector:
@@ -244,7 +256,7 @@ class _Collector:
 
     def _visit_stmt(self, parent: Any, field: str, k: int, stmt: ast.stmt, fn: str) -> None:
         if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
-            inner = stmt.name if fn == "<module>" else "%s.%s" % (fn, stmt.name)
+            inner = stmt.name if fn == "<module>" else f"{fn}.{stmt.name}"
             if isinstance(stmt, ast.FunctionDef):
                 for j, d in enumerate(stmt.args.defaults):
                     self._visit_expr(stmt.args, "defaults", j, d, inner, stmt)
@@ -274,7 +286,7 @@ class _Collector:
             gap = (self.src.span(stmt.target)[1], self.src.span(stmt.value)[0])
             for new_op in _ARITH.get(type(stmt.op), ()):
                 e = self.src.find(*gap, _SYMBOL[type(stmt.op)] + "=")
-                self._site("arith", fn, stmt, stmt, stmt, "op", None, lambda cur, o=new_op: o(),
+                self._site("arith", fn, stmt, stmt, stmt, "op", None, _fresh(new_op),
                            [(e[0], e[1], _SYMBOL[new_op] + "=")])
         for name, value in ast.iter_fields(stmt):
             if name in ("body", "orelse", "finalbody"):
@@ -305,7 +317,7 @@ class _Collector:
             for d in (1, -1):
                 text = _literal(v + d, src.text[span[0]:span[1]])
                 self._site("const", fn, stmt, node, parent, field, idx,
-                           lambda cur, n=v + d: _located(ast.Constant(n), cur),
+                           _constant(v + d),
                            [span + (text,)])
             return
         if isinstance(node, ast.Compare):
@@ -314,7 +326,7 @@ class _Collector:
                 gap = (src.span(operands[j])[1], src.span(operands[j + 1])[0])
                 e = src.find(*gap, _SYMBOL[type(op)])
                 for new_op in _CMP.get(type(op), ()):
-                    self._site("cmp", fn, stmt, node, node, "ops", j, lambda cur, o=new_op: o(),
+                    self._site("cmp", fn, stmt, node, node, "ops", j, _fresh(new_op),
                                [(e[0], e[1], _SYMBOL[new_op])])
         elif isinstance(node, ast.BinOp):
             if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
@@ -322,7 +334,7 @@ class _Collector:
             gap = (src.span(node.left)[1], src.span(node.right)[0])
             for new_op in _ARITH.get(type(node.op), ()):
                 e = src.find(*gap, _SYMBOL[type(node.op)])
-                self._site("arith", fn, stmt, node, node, "op", None, lambda cur, o=new_op: o(),
+                self._site("arith", fn, stmt, node, node, "op", None, _fresh(new_op),
                            [(e[0], e[1], _SYMBOL[new_op])])
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
             word = "-" if isinstance(node.op, ast.USub) else "not"
@@ -338,7 +350,7 @@ class _Collector:
             for x, y in zip(node.values, node.values[1:], strict=False):
                 e = src.find(src.span(x)[1], src.span(y)[0], _SYMBOL[type(node.op)])
                 edits.append((e[0], e[1], _SYMBOL[new]))
-            self._site("bool", fn, stmt, node, node, "op", None, lambda cur, o=new: o(), edits)
+            self._site("bool", fn, stmt, node, node, "op", None, _fresh(new), edits)
         elif isinstance(node, ast.Subscript):
             s = node.slice
             plain = not isinstance(s, ast.Slice) and _int_value(s) is None and not (
@@ -346,11 +358,9 @@ class _Collector:
                 and (_int_value(s.left) is not None or _int_value(s.right) is not None))
             if plain and not (isinstance(node.value, ast.Name) and node.value.id in _DICTS):
                 end = src.span(s)[1]
-                for op in (ast.Add, ast.Sub):
-                    self._site("index", fn, stmt, node, node, "slice", None,
-                               lambda cur, o=op: _located(
-                                   ast.BinOp(left=cur, op=o(), right=ast.Constant(1)), cur),
-                               [(end, end, " %s 1" % _SYMBOL[op])])
+                for sign in (ast.Add, ast.Sub):
+                    self._site("index", fn, stmt, node, node, "slice", None, _offset(sign),
+                               [(end, end, f" {_SYMBOL[sign]} 1")])
         for name, value in ast.iter_fields(node):
             self._visit_field(node, name, value, fn, stmt)
 
@@ -456,14 +466,14 @@ def run_module(limiter_code: types.CodeType, helper_code: types.CodeType | None,
         except _Runaway:
             return Outcome("timeout", "", "on import")
         except Exception as e:
-            return Outcome("import", "", "%s: %s" % (type(e).__name__, e))
+            return Outcome("import", "", f"{type(e).__name__}: {e}")
         for v in vectors:
             try:
                 got = run_vector(v, lm)
             except _Runaway as e:
                 return Outcome("timeout", v["name"], str(e))
             except Exception as e:
-                return Outcome("raised", v["name"], "%s: %s" % (type(e).__name__, e))
+                return Outcome("raised", v["name"], f"{type(e).__name__}: {e}")
             for key, want in v["expect"].items():
                 if got.get(key) != want:
                     return Outcome("killed", v["name"], key)
@@ -484,8 +494,8 @@ class Session:
         base = run_module(self._limiter, None, self.vectors, 60.0)
         self.baseline_s = time.perf_counter() - t0
         if base.status != "survived":
-            raise RuntimeError("the unmutated limiter fails its vectors: %s %s %s"
-                               % (base.status, base.vector, base.detail))
+            raise RuntimeError(f"the unmutated limiter fails its vectors: {base.status} "
+                               f"{base.vector} {base.detail}")
         # generous: a loaded machine, a mutant that takes a slower path; a hang is far beyond
         self.limit_s = max(5.0, 50 * self.baseline_s)
 
@@ -579,42 +589,43 @@ def report(mutants: list[Mutant], outcomes: list[Outcome], equivalent: dict[Muta
         known = m in equivalent and o.status == "survived"
         status[m] = "equivalent" if known else ("killed" if o.status in KILLED else "survived")
     cols = files + ["total", "killed", "equiv", "survived"]
-    out.write("%-9s" % "operator" + "".join("%11s" % c for c in cols) + "\n")
+    out.write(f"{'operator':<9}" + "".join(f"{c:>11}" for c in cols) + "\n")
     for op in OPERATORS + ("total",):
         ms = [m for m in mutants if op in ("total", m.operator)]
         if not ms:
             continue
         row = [sum(1 for m in ms if m.file == f) for f in files] + [len(ms)]
         row += [sum(1 for m in ms if status[m] == s) for s in ("killed", "equivalent", "survived")]
-        out.write("%-9s" % op + "".join("%11d" % x for x in row) + "\n")
+        out.write(f"{op:<9}" + "".join(f"{x:>11}" for x in row) + "\n")
     n = {s: sum(1 for o in outcomes if o.status == s) for s in KILLED}
     killed = sum(1 for m in mutants if status[m] == "killed")
     n_eq = sum(1 for m in mutants if status[m] == "equivalent")
     survivors = [m for m in mutants if status[m] == "survived"]
     denom = len(mutants) - n_eq
     score = 100.0 * killed / denom if denom else 100.0
-    out.write("\nmutants        %5d\n" % len(mutants))
-    out.write("killed         %5d  (results differ %d; raised %d, on import %d; ran away %d)\n"
-              % (killed, n["killed"], n["raised"], n["import"], n["timeout"]))
-    out.write("equivalent     %5d  (known: vectors/mutation_equivalents.json)\n" % n_eq)
-    out.write("survived       %5d\n" % len(survivors))
-    out.write("score          %5.1f%%  killed / (mutants - equivalent) = %d / %d\n"
-              % (score, killed, denom))
+    out.write(f"\nmutants        {len(mutants):5}\n")
+    out.write(f"killed         {killed:5}  (results differ {n['killed']}; raised {n['raised']}, "
+              f"on import {n['import']}; ran away {n['timeout']})\n")
+    out.write(f"equivalent     {n_eq:5}  (known: vectors/mutation_equivalents.json)\n")
+    out.write(f"survived       {len(survivors):5}\n")
+    out.write(f"score          {score:5.1f}%  killed / (mutants - equivalent) = "
+              f"{killed} / {denom}\n")
     for m in mutants:
         if m in equivalent and status[m] == "killed":
-            out.write("listed as equivalent but killed (fix the list): %s\n" % m.describe())
+            out.write(f"listed as equivalent but killed (fix the list): {m.describe()}\n")
     for e in stale:
-        out.write("equivalent entry matches no mutant (fix the list): %s %s: %s -> %s\n"
-                  % (e["file"], e["function"], e["original"], e["mutated"]))
+        out.write(f"equivalent entry matches no mutant (fix the list): {e['file']} "
+                  f"{e['function']}: {e['original']} -> {e['mutated']}\n")
     if survivors:
         out.write("\nsurvivors (no vector tells them apart):\n")
         for m in survivors:
-            out.write("  %s  [%s, %s]\n" % (m.describe(), m.operator, m.function))
+            out.write(f"  {m.describe()}  [{m.operator}, {m.function}]\n")
     return score
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vectors.mutation", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m vectors.mutation",
+                                 description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--file", choices=sorted(SOURCES), help="mutate only this file")
     ap.add_argument("--operator", choices=OPERATORS, help="only this mutation operator")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
@@ -623,13 +634,14 @@ def main(argv: list[str] | None = None) -> int:
                     "line (the equivalents file's format)")
     ap.add_argument("--min-score", type=float, metavar="PCT",
                     help="exit 1 if the score is below PCT (a gate; default: report only)")
-    ap.add_argument("--vectors", type=Path, default=VECTORS, help="vector folder (default: %(default)s)")
+    ap.add_argument("--vectors", type=Path, default=VECTORS,
+                    help="vector folder (default: %(default)s)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
         session = Session(args.vectors)
     except (OSError, ValueError, RuntimeError) as e:
-        print("mutation: cannot run: %s" % e, file=sys.stderr)
+        print(f"mutation: cannot run: {e}", file=sys.stderr)
         return 2
     mutants = session.mutants(args.file, args.operator)
     outcomes = list(run_all(session, mutants, args.jobs, args.vectors))
@@ -643,15 +655,15 @@ def main(argv: list[str] | None = None) -> int:
                                   "line": m.line, "operator": m.operator}))
         return 0
     names = sorted({m.file for m in mutants})
-    print("Mutation testing of %s against the %d vectors of %s alone"
-          % (" and ".join("firmware_model/" + n for n in names) or "nothing", len(session.vectors),
-             args.vectors))
-    print("(ast mutants exec'd as fresh modules; time limit %.1f s per mutant)\n" % session.limit_s)
+    what = " and ".join("firmware_model/" + n for n in names) or "nothing"
+    print(f"Mutation testing of {what} against the {len(session.vectors)} vectors of "
+          f"{args.vectors} alone")
+    print(f"(ast mutants exec'd as fresh modules; time limit {session.limit_s:.1f} s per mutant)\n")
     score = report(mutants, outcomes, equivalent, stale, sys.stdout)
-    print("\ntime           %5.1f s (%d job%s)" % (time.perf_counter() - t0, args.jobs,
-                                                  "" if args.jobs == 1 else "s"))
+    jobs = f"{args.jobs} job" + ("" if args.jobs == 1 else "s")
+    print(f"\ntime           {time.perf_counter() - t0:5.1f} s ({jobs})")
     if args.min_score is not None and score < args.min_score:
-        print("score %.1f%% is below --min-score %.1f%%" % (score, args.min_score))
+        print(f"score {score:.1f}% is below --min-score {args.min_score:.1f}%")
         return 1
     return 0
 
