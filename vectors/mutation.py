@@ -11,8 +11,9 @@ module's syntax tree, compiled and exec'd as a fresh module, and run against eve
 vectors/limiter/*.json with vectors/limiter_runner.py, exactly as a port's harness would. A
 mutant is killed when some vector's results differ from the recorded ones, or when it raises or
 runs away (reported separately: a port that crashes fails its vectors too). Mutants that no
-vector could ever tell from the original are listed, with a reason, in
-vectors/mutation_equivalents.json and docs/limiter.md "Mutation testing".
+vector within the limiter's contract can tell from the original are listed, with a reason, in
+vectors/mutation_equivalents.json and docs/limiter.md "Mutation testing" (which also says why
+this is a mutator of our own and not mutmut or cosmic-ray).
 
 The score is killed / (generated - known equivalent). This is a report, not a timed test:
 exit status 0 unless it cannot run (2), or the score is below --min-score (1).
