@@ -29,9 +29,12 @@ export class Ring {
         Atomics.add(this.ctl, EVENTS, 1);
         Atomics.notify(this.ctl, EVENTS);
     }
-    // resolves when the CPU has taken something (room again)
+    // resolves when there is room again. The tail is read before the room is checked: the
+    // CPU may have emptied the ring since put() filled it, and then waits for input; waiting
+    // for the tail to move again would hold both threads for ever.
     drained() {
         const t = Atomics.load(this.ctl, TAIL);
+        if (this.count() < RX_SIZE) return Promise.resolve();
         const w = Atomics.waitAsync(this.ctl, TAIL, t);
         return w.async ? w.value : Promise.resolve();
     }
