@@ -250,11 +250,11 @@ def edge_stream(seed: int, steps: int, resets: bool = False) -> list[list[Any]]:
     """
     rnd = random.Random(seed)
     limit = seed % 3
-    t = (MASK + 1 - rnd.choice((1, 2, W - 1, W, W + 1, 2 * W, 3 * W + 1, 7 * W))) & MASK
+    t = (TICKS_MAX + 1 - rnd.choice((1, 2, W - 1, W, W + 1, 2 * W, 3 * W + 1, 7 * W))) & TICKS_MAX
     c = edge_config(rnd, limit)
     ev: list[list[Any]] = [["configure", c]] if resets else []
     for _ in range(steps):
-        t = (t + rnd.choice((0, 1, 2, 100, W - 1, W, W + 1, 2 * W - 1, 2 * W, 2 * W + 1))) & MASK
+        t = (t + rnd.choice((0, 1, 2, 100, W - 1, W, W + 1, 2 * W - 1, 2 * W, 2 * W + 1))) & TICKS_MAX
         r = rnd.random()
         if r < 0.07:
             ev.append(["poll", t])
@@ -268,12 +268,12 @@ def edge_stream(seed: int, steps: int, resets: bool = False) -> list[list[Any]]:
         elif r < 0.17:
             ev.append(["clear"])
         elif resets and r < 0.185:
-            boot = rnd.choice((t, (t + 1) & MASK, (t + W) & MASK, rnd.randrange(MASK + 1)))
+            boot = rnd.choice((t, (t + 1) & TICKS_MAX, (t + W) & TICKS_MAX, rnd.randrange(TICKS_MAX + 1)))
             ev += [["reset", t, boot], ["configure", c]]
             t = boot
         else:
             ev.append(["offer", t, rnd.choice((1, 1, 2, 2, 3, 4, 9))])
-    ev += [["poll", (t + 3 * W) & MASK], ["pop"], ["level", (t + 3 * W) & MASK]]
+    ev += [["poll", (t + 3 * W) & TICKS_MAX], ["pop"], ["level", (t + 3 * W) & TICKS_MAX]]
     return ev
 
 
@@ -284,7 +284,7 @@ def reset_stream(seed: int, steps: int) -> list[list[Any]]:
     windows of different lengths); configure changes thresholds, throttle_n and the mode (see
     edge_config for why)."""
     rnd = random.Random(seed)
-    t = rnd.randrange(MASK + 1)
+    t = rnd.randrange(TICKS_MAX + 1)
     windows = cfg(device_window_ms=rnd.choice((1000, 4000, 10000)),
                   code_window_ms=rnd.choice((1000, 3000, 10000)),
                   throttle_period_ms=rnd.choice((1000, 2500)),
@@ -299,7 +299,7 @@ def reset_stream(seed: int, steps: int) -> list[list[Any]]:
     c = conf()
     ev: list[list[Any]] = [["configure", c]]
     for _ in range(steps):
-        t = (t + rnd.choice((0, 1, 10, 100, 500, 999, 1000, 1001, 3000, 10000))) & MASK
+        t = (t + rnd.choice((0, 1, 10, 100, 500, 999, 1000, 1001, 3000, 10000))) & TICKS_MAX
         r = rnd.random()
         if r < 0.06:
             ev.append(["poll", t])
@@ -311,12 +311,12 @@ def reset_stream(seed: int, steps: int) -> list[list[Any]]:
             c = conf()
             ev.append(["configure", c])
         elif r < 0.15:
-            boot = rnd.choice((t, (t + 1) & MASK, rnd.randrange(2000), rnd.randrange(MASK + 1)))
+            boot = rnd.choice((t, (t + 1) & TICKS_MAX, rnd.randrange(2000), rnd.randrange(TICKS_MAX + 1)))
             ev += [["reset", t, boot], ["configure", c]]
             t = boot
         else:
             ev.append(["offer", t, rnd.choice((1, 1, 2, 2, 3, 0, 0xFFFF))])
-    ev += [["poll", (t + 50000) & MASK], ["pop"]]
+    ev += [["poll", (t + 50000) & TICKS_MAX], ["pop"]]
     return ev
 
 
@@ -356,7 +356,7 @@ def saturation_phases(t: int) -> list[list[Any]]:
 
     Patterns keep forwarded <= offered, as real counts do. The last phase decides the final stats.
     """
-    s, z = SAT, 0
+    s, z = lm.SAT_MAX, 0
     ev: list[list[Any]] = []
 
     def phase(pat: list[int], tour: list[list[Any]]) -> None:
@@ -377,7 +377,7 @@ def saturation_phases(t: int) -> list[list[Any]]:
     ev.extend([["clear"], ["configure", TOUR]])
     ev.extend([["offer", t + k, 0x0A0A] for k in range(6)] + [["offer", t + 1500, 0x0A0A]])
     q = 61 + 6
-    near = SAT - 1
+    near = lm.SAT_MAX - 1
     patches = _u32(21, near) + _u32(q + 4, near) + _u32(q + 16, near) + _u32(q + 20, near)
     patches += _u32(q + 36, near) + _u32(q + 40, near)
     ev.extend([["reset", t + 1500, t + 1500, patches, True], ["configure", TOUR]])
@@ -400,7 +400,7 @@ def persistence_phases(t: int) -> list[list[Any]]:
     # device window start age at the edge of the ticks range: 2**29 - 1 and 2**29 restore (the
     # latter reads as a negative difference, so the same window: still red), 2**29 + 1 does not
     t += 1000
-    for age, boot in ((SAT >> 1, 1000), (1 << 29, 2000), ((1 << 29) + 1, 3000)):
+    for age, boot in ((lm.SAT_MAX >> 1, 1000), (1 << 29, 2000), ((1 << 29) + 1, 3000)):
         ev += [["clear"]] + [["offer", t + k, 0x0707 + k % 2] for k in range(6)]
         ev += [["reset", t + 6, t + boot, _u32(17, age), True], ["level", t + boot],
                ["offer", t + boot, 0x0707], ["level", t + boot], ["poll", t + boot + 1], ["pop"]]
@@ -408,10 +408,10 @@ def persistence_phases(t: int) -> list[list[Any]]:
     # restored times that cross 0 under the new boot's ticks: the last suppressed alert lands
     # on 0, the first on 2**30 - 1; then the same at boot 0 (ages 1 and 2) and at boot
     # 2**30 - 1 (age 0)
-    for boot, gap in ((500, 500), (0, 1), (MASK, 0)):
+    for boot, gap in ((500, 500), (0, 1), (TICKS_MAX, 0)):
         ev += [["clear"]] + [["offer", t + k, 0x0808] for k in range(9)]
-        ev += [["reset", t + 8 + gap, boot], ["pop"], ["offer", (boot + 1) & MASK, 0x0808],
-               ["poll", (boot + 50000) & MASK], ["pop"]]
+        ev += [["reset", t + 8 + gap, boot], ["pop"], ["offer", (boot + 1) & TICKS_MAX, 0x0808],
+               ["poll", (boot + 50000) & TICKS_MAX], ["pop"]]
         t += 100000
     # ages of 2**24 ms and more (every byte of a u32 in use): one-day windows, 20 000 000 ms on
     day = dict(cfg(device_window_ms=86400000, code_window_ms=86400000, red_threshold=5,
@@ -432,7 +432,7 @@ def persistence_phases(t: int) -> list[list[Any]]:
     t += 200000
     # the report sequence number across its 2**30 wrap: reports made at 2**30 - 2, 2**30 - 1,
     # 0 pop in that order
-    ev += [["clear"], ["reset", t, t, _u32(8, SAT - 1), True]]
+    ev += [["clear"], ["reset", t, t, _u32(8, lm.SAT_MAX - 1), True]]
     ev += [["offer", t + k, (0x0B01, 0x0B02, 0x0B03)[k % 3]] for k in range(1, 30)]
     ev += [["poll", t + 100000], ["reset", t + 100000, t + 100001], ["pop"]]
     t += 200000
@@ -449,18 +449,18 @@ def opp_persistence_phases(t: int) -> list[list[Any]]:
     """one_per_period episodes across resets that keep the mode: the last-forward time is
     restored from its age, so the period boundary (1000 ms) falls exactly where it was."""
     ev: list[list[Any]] = []
-    for gap, boot in ((0, 5000), (1, MASK - 300), (700, 200)):
+    for gap, boot in ((0, 5000), (1, TICKS_MAX - 300), (700, 200)):
         ev += [["clear"]] + [["offer", t + 50 * k, 0x0505 + k % 3] for k in range(30)]
         last = t + 50 * 29
         ev += [["reset", last + gap, boot]]
         b = boot - gap - 50 * 29  # where t would be on the new boot's ticks
-        ev += [["offer", (b + 50 * k + d) & MASK, code] for k, code in ((27, 0x0505), (28, 0x0506))
+        ev += [["offer", (b + 50 * k + d) & TICKS_MAX, code] for k, code in ((27, 0x0505), (28, 0x0506))
                for d in (999, 1000)]
-        ev += [["poll", (b + 90000) & MASK], ["pop"]]
+        ev += [["poll", (b + 90000) & TICKS_MAX], ["pop"]]
         t += 100000
     # the last forward restored 2**29 - 1 ms ago (a period and more: forwarded) and 2**29 ms
     # ago (reads as a negative difference: suppressed)
-    for age in (SAT >> 1, 1 << 29):
+    for age in (lm.SAT_MAX >> 1, 1 << 29):
         ev += [["clear"]] + [["offer", t + 50 * k, 0x0505] for k in range(8)]
         ev += [["reset", t + 400, t + 500, _u32(61 + 6 + 12, age), True],
                ["offer", t + 500, 0x0505], ["offer", t + 501, 0x0505], ["poll", t + 90000], ["pop"]]
@@ -586,12 +586,12 @@ def fast_path_edges() -> list[list[Any]]:
     ev += [["clear"], ["offer", 200, 0x0D01], ["clear"]]
     ev += [["offer", 300 + k, 0x0D01] for k in range(10)] + [["level", 310]]
     # a grant held when the window ends across the wrap
-    ds = MASK + 1 - 5000
+    ds = TICKS_MAX + 1 - 5000
     ev += [["clear"]] + [["offer", ds + k, 0x0D02] for k in range(5)]
-    ev += [["offer", (ds + 12000 + k) & MASK, 0x0D02] for k in range(7)]
-    ev += [["level", (ds + 12010) & MASK]]
-    ev += [["offer", (ds + 19000 + k) & MASK, 0x0D02] for k in range(3)]
-    ev += [["level", (ds + 19010) & MASK]]
+    ev += [["offer", (ds + 12000 + k) & TICKS_MAX, 0x0D02] for k in range(7)]
+    ev += [["level", (ds + 12010) & TICKS_MAX]]
+    ev += [["offer", (ds + 19000 + k) & TICKS_MAX, 0x0D02] for k in range(3)]
+    ev += [["level", (ds + 19010) & TICKS_MAX]]
     return ev
 
 

@@ -56,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
         conformance_junit,
         load_suite,
     )
+    from hil.conformance.vectors import SUITE_DIRS
     from hil.paths import ROOT
 
-    vectors = load_suite(Path(args.vectors) if args.vectors else ROOT / "vectors")
+    vectors = (load_suite(Path(args.vectors)) if args.vectors else
+               load_suite(ROOT / "vectors", SUITE_DIRS))
     board = load_board(args.board)
 
     def report(o: Outcome) -> None:

@@ -58,11 +58,18 @@ def load_vector(path: Path) -> Vector:
     return Vector(kind, f"{kind}/{path.stem}", path, v)
 
 
-def load_suite(root: Path) -> list[Vector]:
-    """Every *.json under root, checked: limiter vectors first, then transcripts, by name."""
+# the project's own suite: the vector folders of vectors/ (beside them live the generator, the
+# mutation tool and its data, which are not vectors)
+SUITE_DIRS = ("limiter", "wire")
+
+
+def load_suite(root: Path, only: tuple[str, ...] | None = None) -> list[Vector]:
+    """Every *.json under root (or under only its folders `only`), checked: limiter vectors
+    first, then transcripts, by name."""
     if not root.is_dir():
         raise InputError(f"{root}: no such directory")
-    found = [load_vector(p) for p in sorted(root.rglob("*.json"))]
+    dirs = [root / d for d in only] if only else [root]
+    found = [load_vector(p) for d in dirs for p in sorted(d.rglob("*.json"))]
     if not found:
         raise InputError(f"{root}: no vector files (*.json)")
     return sorted(found, key=lambda x: (x.kind != LIMITER, x.name))
