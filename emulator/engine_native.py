@@ -10,6 +10,7 @@ more before starting, so an edited source never runs stale."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -23,7 +24,9 @@ from emulator.flash import FlashFs
 from firmware_model.limiter import Config
 
 PORT_DIR = Path(__file__).resolve().parent.parent / "ports" / "c"
-BINARY = PORT_DIR / "build" / "host" / "alertstorm"
+# ALERTSTORM_NATIVE_BUILD=san runs the ASan + UBSan build instead (tests/test_c_sanitizers.py)
+SANITIZED = os.environ.get("ALERTSTORM_NATIVE_BUILD") == "san"
+BINARY = PORT_DIR / "build" / ("san" if SANITIZED else "") / "host" / "alertstorm"
 FLASH_FILE = "native-flash.bin"
 
 
@@ -43,7 +46,8 @@ def build() -> Path:
     if why is not None:
         raise EngineError(why)
     if shutil.which("make") is not None:
-        r = subprocess.run(["make", "-s", "-C", str(PORT_DIR)], capture_output=True, text=True)
+        r = subprocess.run(["make", "-s", "-C", str(PORT_DIR)] + (["san"] if SANITIZED else []),
+                           capture_output=True, text=True)
         if r.returncode:
             raise EngineError("building ports/c failed: " + (r.stderr or r.stdout)[-400:])
     return BINARY
