@@ -16,6 +16,7 @@ from typing import Any
 
 from serial.tools import list_ports  # type: ignore[import-untyped]
 
+from emulator import engine_native
 from emulator.boardfile import BoardFileError, BoardSpec, load
 from emulator.qemu_microbit import launcher_for
 from hil.board.adapters.base import BoardAdapter
@@ -65,7 +66,8 @@ class BoardDef:
         if self.is_qemu:
             return None if QemuAdapter.available() else "qemu-system-arm not installed"
         if self.emulated:
-            return None
+            # the C port's host build needs its toolchain (skipped with the reason without it)
+            return engine_native.unavailable() if self.spec.engine == "native" else None
         try:
             SerialAdapter(self.name, self.spec.match).find()
         except BoardError as e:
