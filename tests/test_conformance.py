@@ -22,6 +22,7 @@ from hil.board.registry import BoardDef, load_board
 from hil.cli import main
 from hil.conformance import FAIL, PASS, ConformanceSession, load_suite, load_vector
 from hil.conformance.transcripts import match_device, parse_pattern, render_host
+from hil.conformance.vectors import SUITE_DIRS
 from hil.paths import ROOT
 
 pytestmark = pytest.mark.timeout(240)
@@ -56,7 +57,7 @@ def test_emulated_chub_passes_every_applicable_vector(capsys: pytest.CaptureFixt
     rc, lines, err = _conformance(capsys, "--board", "emulated-chub", "--junit", str(junit))
     n, m = _counts(lines)
     assert rc == 0 and n == m, "\n".join(lines) + err
-    every = len(load_suite(VECTORS))
+    every = len(load_suite(VECTORS, SUITE_DIRS))
     assert m >= every - 1  # only the real-clock transcript does not apply to a virtual clock
     assert any(ln.startswith("n/a   wire/advance_real_clock: needs clock=real") for ln in lines)
     suites = ET.parse(junit).getroot()
@@ -75,7 +76,7 @@ def test_mpvm_chub_passes_every_applicable_vector(capsys: pytest.CaptureFixture[
     # the MicroPython engine has no power-cut injection: honestly not applicable
     assert any("wire/powercut" in ln and "E_UNSUPPORTED" in ln for ln in lines if
                ln.startswith("n/a"))
-    assert m >= len(load_suite(VECTORS)) - 2
+    assert m >= len(load_suite(VECTORS, SUITE_DIRS)) - 2
 
 
 def test_real_clock_board_refuses_advance(capsys: pytest.CaptureFixture[str],
@@ -270,7 +271,7 @@ def test_unknown_or_absent_board_is_bad_input(capsys: pytest.CaptureFixture[str]
 # -- the checkout's vectors and the transcript language ----------------------------------------
 
 def test_every_checkout_vector_loads_and_the_wire_set_covers_the_protocol() -> None:
-    vs = load_suite(VECTORS)
+    vs = load_suite(VECTORS, SUITE_DIRS)
     wire_text = " ".join(json.dumps(v.data) for v in vs if v.kind == "wire")
     for code in (wire.E_NOISE, wire.E_FORMAT, wire.E_CRC, wire.E_TOOLONG, wire.E_VERB,
                  wire.E_ARG, wire.E_AUTH, wire.E_CONFIG, wire.E_UNSUPPORTED, wire.E_GONE,
