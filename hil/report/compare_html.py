@@ -71,11 +71,11 @@ def _divergences(result: CompareResult) -> str:
     out = [_img(png, "divergences by cause") if png else "",
            _table(["class", "count", "causes"], rows, {1}, "divergence")]
     if result.examples:
-        out.append("<h3>examples</h3>")
+        out.append("<h3>first divergences</h3>")
         out.append(_table(
             ["class", "device", "code", "t_ms", "input line", "causes"],
-            [[e["class"], e["device_id"], e["alert_code"], e["t_ms"], e["line"],
-              ", ".join(e["causes"])] for e in result.examples[:20]], {3, 4}, "examples"))
+            [[e["class"], e["device_id"], e["alert_code"], str(e["t_ms"]), e["line"],
+              ", ".join(e["causes"])] for e in result.examples[:10]], {3, 4}, "examples"))
     return "".join(out)
 
 
@@ -102,7 +102,7 @@ def _real(real: RealCheck) -> str:
         out.append("<h3>disagreements</h3>")
         out.append(_table(["results line", "alert line", "device", "code", "t_ms", "problem"],
                           [[e["result_line"], e.get("alert_line", ""), e["device_id"],
-                            e["alert_code"], e["t_ms"], "; ".join(e["problems"])]
+                            e["alert_code"], str(e["t_ms"]), "; ".join(e["problems"])]
                            for e in real.examples], {0, 1, 4}, "real-examples"))
     return "".join(out)
 

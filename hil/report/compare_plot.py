@@ -70,7 +70,7 @@ def divergence_png(counters: dict[str, int], causes: dict[str, dict[str, int]]) 
     seen = {k for d in causes.values() for k in d}
     order = [c for c in named if c in seen] + sorted(seen - set(named) - {UNKNOWN}) + (
         [UNKNOWN] if UNKNOWN in seen else [])
-    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.55 * len(classes)))
+    fig, ax = plt.subplots(figsize=(11, 0.9 + 0.5 * len(classes)))
     left = [0] * len(classes)
     for i, cause in enumerate(order):
         vals = [causes.get(c, {}).get(cause, 0) for c in classes]
@@ -79,7 +79,8 @@ def divergence_png(counters: dict[str, int], causes: dict[str, dict[str, int]]) 
         left = [a + b for a, b in zip(left, vals, strict=True)]
     ax.invert_yaxis()
     ax.set_xlabel("divergences (device-only vs DSP-only)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="cause",
+              title_fontsize=8)
     fig.tight_layout()
     return _png(fig, 80)
 
@@ -95,6 +96,6 @@ def agreement_png(counters: dict[str, Any]) -> str:
     ax.barh(names, dis, left=agree, color="#d62728", label="disagrees")
     ax.invert_yaxis()
     ax.set_xlabel("matched result rows")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _png(fig, 80)
