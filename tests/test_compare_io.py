@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hil.report.progress import Progress
+from hil.report.progress import ProgressLine
 
 CFG = {"device_window_ms": 10_000, "amber_threshold": 5, "red_threshold": 10,
        "code_window_ms": 10_000, "code_limit": 3, "throttle_n": 4}
@@ -215,7 +215,7 @@ class _Clock:
 
 def test_progress_on_a_terminal_is_redrawn_in_place_a_few_times_a_second() -> None:
     out, clock = io.StringIO(), _Clock()
-    p = Progress(out=out, tty=True, clock=clock, fraction=lambda: 0.5)
+    p = ProgressLine(out=out, tty=True, clock=clock, fraction=lambda: 0.5)
     for _ in p.track(range(100_000)):
         clock.t += 1e-4                         # 100,000 items over 10 s
     p.close()
@@ -228,7 +228,7 @@ def test_progress_on_a_terminal_is_redrawn_in_place_a_few_times_a_second() -> No
 
 def test_progress_off_a_terminal_is_line_based_and_sparse() -> None:
     out, clock = io.StringIO(), _Clock()
-    p = Progress(out=out, tty=False, clock=clock, fraction=lambda: 0.25)
+    p = ProgressLine(out=out, tty=False, clock=clock, fraction=lambda: 0.25)
     for _ in p.track(range(100_000)):
         clock.t += 1e-3                         # 100 s
     p.close()

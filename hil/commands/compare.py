@@ -44,7 +44,7 @@ from hil.compare import (
 from hil.compare.fates_file import FatesWriter
 from hil.errors import ConfigError, InputError
 from hil.model.policy import load_config
-from hil.model.row_files import PARQUET_SUFFIXES, ReadProgress
+from hil.model.row_files import ReadProgress
 from hil.model.streams import (
     MAX_T_MS,
     BadRow,
@@ -53,7 +53,7 @@ from hil.model.streams import (
     read_alerts,
     read_dsp_results,
 )
-from hil.report.progress import Progress
+from hil.report.progress import ProgressLine
 
 HELP = "compare the device limiter with the DSP (SECMP0062) model on an alert stream"
 
@@ -271,10 +271,10 @@ class FateSinks:
                 w.close()
 
 
-def _progress(args: argparse.Namespace, read: ReadProgress) -> Progress | None:
+def _progress(args: argparse.Namespace, read: ReadProgress) -> ProgressLine | None:
     if args.progress == "off":
         return None
-    return Progress("alerts", fraction=lambda: read.fraction,
+    return ProgressLine("alerts", fraction=lambda: read.fraction,
                     tty=True if args.progress == "on" else None)
 
 

@@ -146,6 +146,7 @@ def rows(path: str | Path, progress: ReadProgress | None = None
         return
     size = max(Path(path).stat().st_size, 1) if progress is not None else 1
     with open_text(path) as f:
+        raw = f.buffer  # type: ignore[attr-defined]  # a TextIOWrapper: bytes read so far
         it = _csv_rows(f) if fmt == "csv" else _jsonl_rows(f)
         n = 0
         try:
@@ -154,7 +155,7 @@ def rows(path: str | Path, progress: ReadProgress | None = None
                 n += 1
                 if progress is not None and not n & 1023:
                     progress.rows = n
-                    progress.fraction = min(f.buffer.tell() / size, 1.0)
+                    progress.fraction = min(raw.tell() / size, 1.0)
         except UnicodeDecodeError as exc:
             # check_file scans for this before any work; a file changed since lands here
             raise InputError(f"{path}: byte 0x{exc.object[exc.start]:02x} after line {n} "

@@ -19,7 +19,7 @@ def _clock(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-class Progress:
+class ProgressLine:
     """`track(items)` passes items through, counting them; `fraction()` (0..1, how much of
     the input is behind the items so far) gives the time left."""
 
