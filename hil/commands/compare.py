@@ -205,10 +205,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.dsp_results:
             assert sinks.spool is not None
-            real = RealCheck.load(read_dsp_results(args.dsp_results, bad), fates=sinks.spool,
-                                  workdir=workdir)
+            read = ReadProgress()
+            progress = _progress(args, read, "DSP result rows")
+            results = read_dsp_results(args.dsp_results, bad, read)
+            real = RealCheck.load(progress.track(results) if progress else results,
+                                  fates=sinks.spool, workdir=workdir)
+            if progress is not None:
+                progress.close()
         read = ReadProgress()
-        progress = _progress(args, read)
+        progress = _progress(args, read, "alerts")
         alerts = read_alerts(args.alerts, bad, read)
         try:
             result = compare_stream(progress.track(alerts) if progress else alerts, setup,
@@ -271,10 +276,10 @@ class FateSinks:
                 w.close()
 
 
-def _progress(args: argparse.Namespace, read: ReadProgress) -> ProgressLine | None:
+def _progress(args: argparse.Namespace, read: ReadProgress, what: str) -> ProgressLine | None:
     if args.progress == "off":
         return None
-    return ProgressLine("alerts", fraction=lambda: read.fraction,
+    return ProgressLine(what, fraction=lambda: read.fraction,
                     tty=True if args.progress == "on" else None)
 
 
