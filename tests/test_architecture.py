@@ -32,7 +32,8 @@ WINGS: dict[str, set[str]] = {
 # Function-local imports kept on purpose: (importing module, imported module) -> why.
 # Anything else is imported at the top, where a reader sees the module's real dependencies.
 LOCAL_IMPORTS_ALLOWED_IN = ("hil.commands", "hil.cli", "hil.pytest_plugin")  # CLI start-up
-OPTIONAL_HEAVY = ("matplotlib", "mpremote", "serial.tools")  # slow or optional: only when used
+OPTIONAL_HEAVY = ("matplotlib", "mpremote", "serial.tools", "pyarrow", "duckdb")  # slow or
+# optional: only when used (pyarrow and DuckDB: only for Parquet, the real-DSP check, --html)
 
 
 def _module_name(path: Path) -> str:

@@ -7,13 +7,18 @@ import io
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from hil.errors import InputError
 from hil.frames import build_alert, build_summary
+from hil.model import row_files
 from hil.model.streams import (
     BadRow,
     DspResult,
+    check_alerts_file,
+    check_results_file,
     read_alerts,
     read_dsp_results,
     write_dsp_results_csv,
@@ -138,3 +143,38 @@ def test_readers_stream(tmp_path: Path) -> None:
     it = read_alerts(p, [])
     assert next(it).t_ms == 0  # a generator: nothing read ahead beyond a buffer
     assert sum(1 for _ in it) == 49_999
+
+
+def test_parquet_alerts_and_results(tmp_path: Path) -> None:
+    p = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_pylist([
+        {"device_id": "D1", "t_ms": 5, "alert_code": "0x8F01"},
+        {"device_id": "D1", "t_ms": None, "alert_code": "0x8F01"},
+        {"device_id": "D2", "t_ms": 7, "alert_code": "8F02"}]), p)
+    errors: list[BadRow] = []
+    assert [(a.device, a.t_ms, a.code, a.line) for a in read_alerts(p, errors)] == [
+        ("D1", 5, 0x8F01, 1), ("D2", 7, 0x8F02, 3)]
+    assert [(e.line, e.reason) for e in errors] == [(2, "missing t_ms")]
+    r = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pylist([
+        {"device_id": "D1", "alert_code": "0x8F01", "t_ms": 5, "decision": "forwarded",
+         "throttled_count": 2, "sequence_id": 9}]), r)
+    assert [(x.forwarded, x.throttled_count, x.line) for x in read_dsp_results(r, [])] == [
+        (True, 2, 1)]
+
+
+def test_file_checks_name_file_line_and_problem(tmp_path: Path) -> None:
+    p = tmp_path / "a.csv"
+    p.write_text("device_id,t_ms,alert_code\n" + "D1,5,8F01\n" * 10)
+    check_alerts_file(p)                                        # a good file passes
+    p.write_text(" device_id,t_ms,alert_code\nD1,5,8F01\n")
+    with pytest.raises(InputError, match=r"a\.csv:1: CSV header has no device_id or frame "
+                                         r"column \(check spaces and case\)"):
+        check_alerts_file(p)
+    # a bad byte right at a scan-chunk boundary still names its line
+    q = tmp_path / "r.jsonl"
+    line = b'{"device_id": "D1"}\n'
+    q.write_bytes(line * ((row_files._SCAN_CHUNK // len(line)) + 3) + b"\xe2\x82\n")
+    n = q.read_bytes().count(b"\n")
+    with pytest.raises(InputError, match=rf"r\.jsonl:{n}: byte 0xe2 is not UTF-8"):
+        check_results_file(q)

@@ -1,8 +1,11 @@
 """Inputs of the DSP model and the comparison: alert streams and real DSP filter results.
 
-Every reader is a generator (bounded memory: one line at a time). A row that cannot be used is
+Every reader is a generator (bounded memory: one row at a time). A row that cannot be used is
 not fatal: it becomes a `BadRow` (file, line number, reason) appended to the caller's `errors`
-list, and reading goes on. Only a file that cannot be opened at all raises `InputError`.
+list, and reading goes on. A file that no row could be read from (cannot be opened, not UTF-8,
+a BOM, a header or Parquet schema without a needed column) raises `InputError`:
+`check_alerts_file` / `check_results_file` find that before any work. The file formats
+themselves (CSV, JSON Lines, Parquet) are read by hil/model/row_files.py.
 
 Alert streams (docs/dsp-model.md "Inputs"):
 
@@ -10,13 +13,16 @@ Alert streams (docs/dsp-model.md "Inputs"):
   (int or "0x8F3F"), optional `arrival_ms` (int, DSP receipt time), optional `frame` (hex of
   the GBCS frame; if given it is decoded, and `device_id`/`alert_code` default to the frame's
   originator title / alert code and must agree with it when given).
-* CSV with a header row and the same columns (`frame` left out).
+* CSV with a header row and the same columns (`frame` left out), or Parquet with the same
+  columns (line numbers are then 1-based row numbers).
 * GBCS frame files (.hex/.txt): one frame in hex per line, optionally preceded by `t_ms` and
   whitespace; device_id = originator title, alert_code from the payload (a suppression summary
   is alert code 0x8FFE), t_ms = the alert's date-time (seconds since 2000 x 1000) when no
   `t_ms` prefix is given. Blank lines and lines starting with '#' are skipped.
 
-Real DSP results (CSV with header, or JSON Lines), one row per alert the real DSP received:
+Times (`t_ms`, `arrival_ms`) are at most 2**53 (exact as a JSON number).
+
+Real DSP results (CSV with header, JSON Lines or Parquet), one row per alert the real DSP received:
 `device_id`, `alert_code`, `t_ms` (event time of the alert), `decision` ("forwarded" or
 "discarded"), `throttled_count` (int; forwarded rows only, empty otherwise),
 `sequence_id` (int; forwarded rows of an episode, empty otherwise), optional `arrival_ms`.
@@ -33,8 +39,12 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from hil import frames  # lazy (hil/frames/__init__.py): the codec loads when a frame is read
-from hil.errors import ConfigError, HilError, InputError
+from hil.errors import ConfigError, HilError
 from hil.frames.catalogue import format_code, parse_code
+from hil.model import row_files
+from hil.model.row_files import ReadProgress, check_file, open_text
+
+MAX_T_MS = 2**53  # beyond this a time is not exact as a JSON number (a double)
 
 
 class Alert(NamedTuple):
@@ -74,13 +84,6 @@ class _Bad(Exception):
     pass
 
 
-def _open(path: str | Path) -> IO[str]:
-    try:
-        return open(path, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
-
-
 def _int_field(row: dict[str, Any], key: str, *, required: bool = True,
                minimum: int | None = 0) -> int | None:
     v = row.get(key)
@@ -97,6 +100,8 @@ def _int_field(row: dict[str, Any], key: str, *, required: bool = True,
         raise _Bad(f"{key}: {v!r} is not an integer")
     if minimum is not None and v < minimum:
         raise _Bad(f"{key}: {v} is negative")
+    if v > MAX_T_MS:
+        raise _Bad(f"{key}: {v} is beyond 2**53")
     return v
 
 
@@ -117,84 +122,61 @@ def _device_field(row: dict[str, Any]) -> str:
     return v.strip()
 
 
-def _rows(path: str | Path, f: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, row dict or None, reason) for a CSV or JSONL file, by suffix."""
-    if Path(path).suffix.lower() == ".csv":
-        reader = csv.DictReader(f)
-        try:
-            fields = reader.fieldnames
-        except csv.Error as exc:
-            yield 1, None, f"bad CSV header: {exc}"
-            return
-        if not fields:
-            return
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield reader.line_num, None, f"bad CSV: {exc}"
-                continue
-            if None in row:
-                yield reader.line_num, None, "more fields than the header"
-                continue
-            yield reader.line_num, row, ""
-        return
-    for n, text in enumerate(f, 1):
-        s = text.strip()
-        if not s or s.startswith("#"):
-            continue
-        try:
-            row = json.loads(s)
-        except ValueError as exc:
-            yield n, None, f"not JSON: {exc.args[0] if exc.args else exc}"
-            continue
-        if not isinstance(row, dict):
-            yield n, None, "not a JSON object"
-            continue
-        yield n, row, ""
-
-
 FRAME_SUFFIXES = (".hex", ".txt", ".frames")
 
 
-def read_alerts(path: str | Path, errors: list[BadRow]) -> Iterator[Alert]:
-    """Alerts from a JSONL/CSV alert stream or a GBCS frame file (by suffix)."""
+ALERT_COLUMNS = (("t_ms",), ("device_id", "frame"), ("alert_code", "frame"))
+RESULT_COLUMNS = (("device_id",), ("alert_code",), ("t_ms",), ("decision",))
+
+
+def check_alerts_file(path: str | Path) -> None:
+    """Refuse, before any work, an alert stream no row of could be read from (InputError:
+    file, line, problem; hil/model/row_files.py)."""
+    is_frames = Path(path).suffix.lower() in FRAME_SUFFIXES
+    check_file(path, () if is_frames else ALERT_COLUMNS)
+
+
+def check_results_file(path: str | Path) -> None:
+    """The same for real DSP results."""
+    check_file(path, RESULT_COLUMNS)
+
+
+def read_alerts(path: str | Path, errors: list[BadRow],
+                progress: ReadProgress | None = None) -> Iterator[Alert]:
+    """Alerts from a JSONL/CSV/Parquet alert stream or a GBCS frame file (by suffix)."""
     if Path(path).suffix.lower() in FRAME_SUFFIXES:
         yield from read_frame_file(path, errors)
         return
     seq = 0
     p = str(path)
-    with _open(path) as f:
-        for n, row, reason in _rows(path, f):
-            if row is None:
-                errors.append(BadRow(p, n, reason))
-                continue
-            try:
-                frame = row.get("frame")
-                dev_code: tuple[str, int] | None = None
-                if frame not in (None, ""):
-                    dev_code = _frame_identity(frame)
-                if dev_code is not None and row.get("device_id") in (None, ""):
-                    device = dev_code[0]
-                else:
-                    device = _device_field(row)
-                if dev_code is not None and row.get("alert_code") in (None, ""):
-                    code = dev_code[1]
-                else:
-                    code = _code_field(row)
-                if dev_code is not None and (device, code) != dev_code:
-                    raise _Bad(f"frame is from {dev_code[0]} code {format_code(dev_code[1])}, "
-                               f"row says {device} code {format_code(code)}")
-                t = _int_field(row, "t_ms")
-                arrival = _int_field(row, "arrival_ms", required=False)
-            except _Bad as exc:
-                errors.append(BadRow(p, n, str(exc)))
-                continue
-            assert t is not None
-            yield Alert(seq, device, t, code, arrival, n)
-            seq += 1
+    for n, row, reason in row_files.rows(path, progress):
+        if row is None:
+            errors.append(BadRow(p, n, reason))
+            continue
+        try:
+            frame = row.get("frame")
+            dev_code: tuple[str, int] | None = None
+            if frame not in (None, ""):
+                dev_code = _frame_identity(frame)
+            if dev_code is not None and row.get("device_id") in (None, ""):
+                device = dev_code[0]
+            else:
+                device = _device_field(row)
+            if dev_code is not None and row.get("alert_code") in (None, ""):
+                code = dev_code[1]
+            else:
+                code = _code_field(row)
+            if dev_code is not None and (device, code) != dev_code:
+                raise _Bad(f"frame is from {dev_code[0]} code {format_code(dev_code[1])}, "
+                           f"row says {device} code {format_code(code)}")
+            t = _int_field(row, "t_ms")
+            arrival = _int_field(row, "arrival_ms", required=False)
+        except _Bad as exc:
+            errors.append(BadRow(p, n, str(exc)))
+            continue
+        assert t is not None
+        yield Alert(seq, device, t, code, arrival, n)
+        seq += 1
 
 
 def _frame_identity(frame: Any) -> tuple[str, int]:
@@ -222,7 +204,7 @@ def _decode_hex(frame: Any) -> Any:
 def read_frame_file(path: str | Path, errors: list[BadRow]) -> Iterator[Alert]:
     p = str(path)
     seq = 0
-    with _open(path) as f:
+    with open_text(path) as f:
         for n, text in enumerate(f, 1):
             s = text.strip()
             if not s or s.startswith("#"):
@@ -250,6 +232,8 @@ def read_frame_file(path: str | Path, errors: list[BadRow]) -> Iterator[Alert]:
                     t = frames.iso_to_seconds(fr.alert_time) * 1000
                 if t < 0:
                     raise _Bad(f"t_ms: {t} is negative")
+                if t > MAX_T_MS:
+                    raise _Bad(f"t_ms: {t} is beyond 2**53")
             except _Bad as exc:
                 errors.append(BadRow(p, n, str(exc)))
                 continue
@@ -261,32 +245,33 @@ _DECISIONS = {"forwarded": True, "forward": True, "discarded": False, "suppresse
               "discard": False}
 
 
-def read_dsp_results(path: str | Path, errors: list[BadRow]) -> Iterator[DspResult]:
-    """Rows of a real DSP's filter results (CSV or JSONL, schema in the module docstring)."""
+def read_dsp_results(path: str | Path, errors: list[BadRow],
+                     progress: ReadProgress | None = None) -> Iterator[DspResult]:
+    """Rows of a real DSP's filter results (CSV, JSONL or Parquet; schema in the module
+    docstring)."""
     p = str(path)
-    with _open(path) as f:
-        for n, row, reason in _rows(path, f):
-            if row is None:
-                errors.append(BadRow(p, n, reason))
-                continue
-            try:
-                device = _device_field(row)
-                code = _code_field(row)
-                t = _int_field(row, "t_ms")
-                dec = row.get("decision")
-                if not isinstance(dec, str) or dec.strip().lower() not in _DECISIONS:
-                    raise _Bad(f"decision: {dec!r} is not forwarded or discarded")
-                fwd = _DECISIONS[dec.strip().lower()]
-                tc = _int_field(row, "throttled_count", required=False)
-                sid = _int_field(row, "sequence_id", required=False)
-                arrival = _int_field(row, "arrival_ms", required=False)
-                if not fwd and tc:
-                    raise _Bad("throttled_count on a discarded alert")
-            except _Bad as exc:
-                errors.append(BadRow(p, n, str(exc)))
-                continue
-            assert t is not None
-            yield DspResult(device, code, t, fwd, tc, sid, arrival, n)
+    for n, row, reason in row_files.rows(path, progress):
+        if row is None:
+            errors.append(BadRow(p, n, reason))
+            continue
+        try:
+            device = _device_field(row)
+            code = _code_field(row)
+            t = _int_field(row, "t_ms")
+            dec = row.get("decision")
+            if not isinstance(dec, str) or dec.strip().lower() not in _DECISIONS:
+                raise _Bad(f"decision: {dec!r} is not forwarded or discarded")
+            fwd = _DECISIONS[dec.strip().lower()]
+            tc = _int_field(row, "throttled_count", required=False)
+            sid = _int_field(row, "sequence_id", required=False)
+            arrival = _int_field(row, "arrival_ms", required=False)
+            if not fwd and tc:
+                raise _Bad("throttled_count on a discarded alert")
+        except _Bad as exc:
+            errors.append(BadRow(p, n, str(exc)))
+            continue
+        assert t is not None
+        yield DspResult(device, code, t, fwd, tc, sid, arrival, n)
 
 
 RESULT_FIELDS = ("device_id", "alert_code", "t_ms", "arrival_ms", "decision", "throttled_count",
