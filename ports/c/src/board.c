@@ -484,6 +484,9 @@ static void hello(void)
     wire_putraw(o, " max=");
     wire_puturaw(o, WIRE_MAX_LINE);
     wire_putraw(o, " caps=lut");
+    /* no security module on this port: frames carry zero MAC/signature placeholders
+       (docs/frames.md section 11), and HELLO says so */
+    wire_putraw(o, " auth=none");
     wire_end(o);
 }
 
