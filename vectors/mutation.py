@@ -690,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "line": m.line, "operator": m.operator}))
         return 0
     names = sorted({m.file for m in mutants})
-    what = " and ".join("firmware_model/" + n for n in names) or "nothing"
+    paths = ["firmware_model/" + n for n in names]
+    what = " and ".join([", ".join(paths[:-1]), paths[-1]] if len(paths) > 2 else paths) or "nothing"
     print(f"Mutation testing of {what} against the {len(session.vectors)} vectors of "
           f"{args.vectors} alone")
     print(f"(ast mutants exec'd as fresh modules; time limit {session.limit_s:.1f} s per mutant)\n")
