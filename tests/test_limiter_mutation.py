@@ -1,7 +1,8 @@
 """The mutation tool (vectors/mutation.py) on a handful of mutants, not the whole run (that is a
 report: `python -m vectors.mutation`): the code as it is survives every vector, known porting
-mistakes are killed, crashes and hangs count as killed, the equivalents list names real mutants,
-and --min-score turns the report into a gate."""
+mistakes are killed, crc.py's mutants also meet the nibble table a port runs, crashes and hangs
+count as killed, the equivalents list names real mutants, and --min-score turns the report into
+a gate."""
 
 from __future__ import annotations
 
@@ -52,11 +53,24 @@ def test_porting_mistakes_are_killed(session: mutation.Session, file: str, funct
 
 
 def test_mutants_are_keyed_by_text_not_line(session: mutation.Session) -> None:
-    m = find(session, "limiter.py", "crc16", "for _ in range(8):", "for _ in range(7):")
+    m = find(session, "crc.py", "crc16", "crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]",
+             "crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 5)]")
     assert m.operator == "const" and m.occurrence == 1
-    assert m.describe().startswith("firmware_model/limiter.py:")
+    assert m.describe().startswith("firmware_model/crc.py:")
     ops = {x.operator for x in session.mutants()}
     assert ops == set(mutation.OPERATORS)
+
+
+def test_crc_mutants_also_run_on_the_path_a_port_implements(session: mutation.Session) -> None:
+    # a wrong nibble-table entry: CPython's binascii.crc_hqx never reads the table, a port does
+    m = find(session, "crc.py", "<module>",
+             "0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,",
+             "0x0000, 0x1022, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,")
+    code = session.mutators["crc.py"].compile(m.index)
+    limiter = session.mutators["limiter.py"].compile(None)
+    assert mutation.run_module(limiter, code, session.vectors, session.limit_s).status == "survived"
+    out = session.run(m)
+    assert out.status in mutation.KILLED and "without binascii" in out.detail
 
 
 def test_a_crash_and_a_hang_count_as_killed(session: mutation.Session) -> None:
