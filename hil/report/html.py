@@ -153,7 +153,7 @@ def trend_html(t: Trend, cov: Coverage, plots: dict[str, str], page_dir: Path,
     """The trend page as seen from `page_dir` (its links are relative to it, see report_href),
     `root` the history's folder; `plots` from hil.report.plot.trend_pngs."""
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>HIL trend</title>"
-           f"<style>{CSS}</style></head><body><h1>HIL trend ({len(t.runs)} run{"" if len(t.runs) == 1 else "s"})</h1>",
+           f"<style>{CSS}</style></head><body><h1>HIL trend ({len(t.runs)} run{'' if len(t.runs) == 1 else 's'})</h1>",
            "<section id='coverage'><h2>Coverage</h2>"]
     if cov.gaps:
         out.append(f"<p class='gap'>{_e(cov.summary())}:</p><ul id='coverage-gaps'>")
