@@ -1,5 +1,5 @@
-# microbit.mk -- the micro:bit (nRF51822, Cortex-M0) build, included by ports/c/Makefile.
-# Paths are relative to ports/c. Toolchain: Debian's gcc-arm-none-eabi and
+# microbit.mk -- the micro:bit (nRF51822, Cortex-M0) build, included by ports/c/Makefile
+# (which gives PORT_SRC, the portable firmware, and FWID). Paths are relative to ports/c. Toolchain: Debian's gcc-arm-none-eabi and
 # libnewlib-arm-none-eabi (scripts/setup.sh); without them `microbit` says so and fails.
 #
 #   make -C ports/c microbit          build/microbit/firmware.elf, the board's firmware
@@ -14,7 +14,8 @@ MB_CLOCK ?= virtual
 
 MB_CFLAGS := -mcpu=cortex-m0 -mthumb -Os -g -std=c99 -ffreestanding \
              -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion \
-             -ffunction-sections -fdata-sections -Iinclude -I$(MB_DIR)
+             -ffunction-sections -fdata-sections -Iinclude -Isrc -I$(MB_DIR) \
+             -DFW_ID='"sha256:$(FWID)"'
 ifeq ($(MB_CLOCK),real)
 MB_CFLAGS += -DMICROBIT_CLOCK_REAL
 endif
@@ -23,8 +24,8 @@ MB_LDFLAGS := -mcpu=cortex-m0 -mthumb -nostartfiles --specs=nano.specs \
               -T $(MB_DIR)/microbit.ld -Wl,--gc-sections -Wl,--no-warn-rwx-segments
 
 MB_PLATFORM := $(MB_DIR)/startup.c $(MB_DIR)/platform.c
-MB_HEADERS  := $(wildcard include/*.h) $(wildcard $(MB_DIR)/*.h) $(MB_DIR)/microbit.ld
-MB_FIRMWARE_SRC := $(wildcard src/*.c)
+MB_HEADERS  := $(wildcard include/*.h src/*.h $(MB_DIR)/*.h) $(MB_DIR)/microbit.ld
+MB_FIRMWARE_SRC := $(PORT_SRC) $(MB_DIR)/main.c
 
 .PHONY: microbit microbit-smoke microbit-size microbit-toolchain
 
