@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_limiter import CFG, SCENARIOS, micropython  # noqa: E402
 from emulator import mpvm, qemu_c  # noqa: E402
 from firmware_model.limiter import Config, Limiter  # noqa: E402
+from hil.board.adapters.qemu import QemuAdapter  # noqa: E402
 from hil.board.client import ProtocolClient  # noqa: E402
 from hil.board.registry import load_board  # noqa: E402
 
@@ -80,7 +81,8 @@ def stack_high_water(storm: int = 600) -> dict[str, Any]:
     if why:
         return {"skipped": why}
     board = load_board("qemu-microbit-c")
-    adapter = board.make_adapter(ticks_start=(1 << 30) - 1000)
+    launcher = qemu_c.QemuC(board.spec, ticks_start=(1 << 30) - 1000)
+    adapter = QemuAdapter(board.name, lambda: launcher)  # as the registry builds it
     try:
         adapter.open()
         client = ProtocolClient(adapter, step_timeout=10.0)
@@ -100,7 +102,6 @@ def stack_high_water(storm: int = 600) -> dict[str, Any]:
         client.command("RESET", "soft")
         client.drain(0.5)
         client.hello()
-        launcher = adapter._qemu  # the QemuC it started: its monitor reads the stack
         used = launcher.stack_used()
         static = image_footprint()
         out: dict[str, Any] = {"stack_bytes": used, "alerts": storm}
