@@ -11,6 +11,7 @@ Engines:
 - "cpython" (emulator/engine_cpython.py): firmware_model imported in this process.
 - "micropython" (emulator/engine_micropython.py, if present): firmware_model in real
   MicroPython 1.27 under node.
+- "native" (emulator/engine_native.py): the C port's host build (ports/c/), a child process.
 To add one: subclass Engine, register it in ENGINES below (module path, class name).
 """
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 ENGINES: dict[str, tuple[str, str]] = {
     "cpython": ("emulator.engine_cpython", "CPythonEngine"),
     "micropython": ("emulator.engine_micropython", "MicroPythonEngine"),
+    "native": ("emulator.engine_native", "NativeEngine"),
 }
 
 

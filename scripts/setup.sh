@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi libnewlib-arm-none-eabi"
+APT_PACKAGES="qemu-system-arm firmware-microbit-micropython gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi"
 PYTHON=${PYTHON:-python3}
 
 need_apt=""
@@ -46,5 +46,15 @@ fi
 if [ ! -f node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs ]; then
     echo "setup: installing MicroPython (npm)"
     npm ci --no-audit --no-fund --loglevel=error
+fi
+# the C port's host build (ports/c/, docs/c-port.md): the native-chub board and its tests
+if command -v make >/dev/null && command -v gcc >/dev/null; then
+    if ! make -s -C ports/c all lib >.venv/ports-c-build.log 2>&1; then
+        tail -40 .venv/ports-c-build.log >&2
+        echo "setup: building ports/c failed (full log: .venv/ports-c-build.log)" >&2
+        exit 1
+    fi
+else
+    echo "setup: no gcc/make: the C port's board (native-chub) will be reported unavailable" >&2
 fi
 echo "setup: ready"

@@ -178,3 +178,22 @@ def _int(key: str, v: Any) -> int:
 
 def _clamp(v: int) -> int:
     return max(-2**63, min(2**63 - 1, v))
+
+
+def bind_codecs(lib: ctypes.CDLL) -> ctypes.CDLL:
+    """Argument types of the library's codec and crypto entry points."""
+    c_buf, c_size = ctypes.c_char_p, ctypes.c_size_t
+    lib.as_sha256.argtypes = [c_buf, c_size, c_buf]
+    lib.as_hmac.argtypes = [c_buf, c_size, c_buf, c_size, c_buf]
+    lib.as_build_alert.argtypes = [c_buf, ctypes.c_int, ctypes.c_uint64, c_buf, c_buf,
+                                   ctypes.c_uint, ctypes.c_uint, ctypes.c_int, ctypes.c_uint32]
+    lib.as_build_alert.restype = c_size
+    lib.as_build_summary.argtypes = [c_buf, ctypes.c_uint64, c_buf, c_buf, ctypes.c_uint32,
+                                     ctypes.c_uint, ctypes.c_uint32, ctypes.c_uint32,
+                                     ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint]
+    lib.as_build_summary.restype = c_size
+    lib.as_alert_code.argtypes = [c_buf, c_size]
+    lib.as_alert_code.restype = ctypes.c_int32
+    lib.as_cu_check.argtypes = [ctypes.c_uint32, c_buf, c_buf, c_size,
+                                ctypes.POINTER(ctypes.c_int)]
+    return lib

@@ -8,6 +8,7 @@ never by a /dev path; the first attached port matching any of its tables is used
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from serial.tools import list_ports  # type: ignore[import-untyped]
 
-from emulator import qemu_c
+from emulator import engine_native, qemu_c
 from emulator.boardfile import BoardFileError, BoardSpec, load
 from emulator.qemu_microbit import launcher_for
 from hil.board.adapters.base import BoardAdapter
@@ -25,7 +26,7 @@ from hil.board.adapters.serial import ESP32_VIDS, SerialAdapter
 from hil.board.deploy import local_firmware_hash
 from hil.board.errors import BoardError, FirmwareMismatch
 from hil.errors import InputError
-from hil.paths import BOARDS_DIR
+from hil.paths import BOARDS_DIR, ROOT
 
 
 @dataclass
@@ -70,7 +71,8 @@ class BoardDef:
         if self.is_qemu:
             return None if QemuAdapter.available() else "qemu-system-arm not installed"
         if self.emulated:
-            return None
+            # the C port's host build needs its toolchain (skipped with the reason without it)
+            return engine_native.unavailable() if self.spec.engine == "native" else None
         try:
             SerialAdapter(self.name, self.spec.match).find()
         except BoardError as e:
@@ -94,10 +96,19 @@ class BoardDef:
         return None
 
     def check_firmware(self, hello: dict[str, str]) -> None:
-        """The board must run the firmware_model we have (same hash as computed here)."""
+        """The board must run the firmware we have: firmware_model (same hash as computed
+        here), or, for a board file whose [firmware] names another `source` (the C port), the
+        hash of that source tree."""
         fw = hello.get("fw", "")
         if not fw:
             raise FirmwareMismatch(f"{self.name}: HELLO has no fw= field")
+        source = self.spec.firmware.get("source")
+        if source:
+            want = source_hash(ROOT / str(source))
+            if fw != want:
+                raise FirmwareMismatch(f"{self.name}: firmware {fw}, {source} has {want} "
+                                       "(rebuild it: make -C " + str(source) + ")")
+            return
         names = self.spec.firmware.get("names")
         want = local_firmware_hash(list(names) if names else None)
         alg = fw.split(":", 1)[0]
@@ -105,6 +116,18 @@ class BoardDef:
             return  # crc16: the micro:bit hashes a subset; its deploy step checked the files
         raise FirmwareMismatch(f"{self.name}: firmware {fw}, host has {want} "
                                "(deploy again, or the board runs other code)")
+
+
+def source_hash(port_dir: Path) -> str:
+    """HELLO fw= of a build of the C port at port_dir: SHA-256 over its portable sources
+    (include/*.h, src/*.c, src/*.h) in byte order of path, each as "<path>\n<size>\n<content>"
+    (the recipe of ports/c/Makefile's FWID and of docs/wire-protocol.md section 7)."""
+    h = hashlib.sha256()
+    files = [p for pat in ("include/*.h", "src/*.c", "src/*.h") for p in port_dir.glob(pat)]
+    for p in sorted(files, key=lambda q: q.relative_to(port_dir).as_posix().encode()):
+        data = p.read_bytes()
+        h.update(f"{p.relative_to(port_dir).as_posix()}\n{len(data)}\n".encode() + data)
+    return "sha256:" + h.hexdigest()[:16]
 
 
 def load_board(name_or_path: str) -> BoardDef:

@@ -64,3 +64,51 @@ int as_restore(int h, const uint8_t *b, size_t n, uint32_t t) { return lim_resto
 uint16_t as_crc16(const uint8_t *p, size_t n) { return crc16(p, n); }
 size_t as_sizeof_limiter(void) { return sizeof(limiter_t); }
 size_t as_sizeof_slot(void) { return sizeof(slot_t); }
+
+/* -- codecs and crypto ------------------------------------------------------------------- */
+
+#include "config_update.h"
+#include "gbcs.h"
+#include "sha256.h"
+
+void as_sha256(const uint8_t *p, size_t n, uint8_t *out)
+{
+    sha256_t s;
+    sha256_init(&s);
+    sha256_update(&s, p, n);
+    sha256_final(&s, out);
+}
+
+void as_hmac(const uint8_t *k, size_t kn, const uint8_t *p, size_t n, uint8_t *out)
+{
+    hmac_sha256(k, kn, p, n, out);
+}
+
+size_t as_build_alert(uint8_t *buf, int ciphered, uint64_t counter, const uint8_t *orig,
+                      const uint8_t *recip, unsigned msg_code, unsigned code, int enc, uint32_t t)
+{
+    return gbcs_build_alert(buf, ciphered, counter, orig, recip, (uint16_t)msg_code,
+                            (uint16_t)code, enc, t);
+}
+
+size_t as_build_summary(uint8_t *buf, uint64_t counter, const uint8_t *orig, const uint8_t *recip,
+                        uint32_t t, unsigned code, uint32_t count, uint32_t total, uint32_t first,
+                        uint32_t last, unsigned kind)
+{
+    return gbcs_build_summary(buf, counter, orig, recip, t, (uint16_t)code, count, total, first,
+                              last, (uint8_t)kind);
+}
+
+int32_t as_alert_code(const uint8_t *f, size_t n) { return gbcs_alert_code(f, n); }
+
+/* a config update against replay state (counter, mac): CU_* reason; *fresh */
+int as_cu_check(uint32_t counter, const uint8_t *mac, const uint8_t *msg, size_t n, int *fresh)
+{
+    cu_state_t st;
+    lim_config_t cfg;
+    const char *detail;
+    st.counter = counter;
+    memcpy(st.mac, mac, CU_MAC_LEN);
+    *fresh = -1;
+    return cu_check(&st, cu_test_key, sizeof cu_test_key, msg, n, &cfg, fresh, &detail);
+}
