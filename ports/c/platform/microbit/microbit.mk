@@ -16,6 +16,8 @@ MB_CFLAGS := -mcpu=cortex-m0 -mthumb -Os -g -std=c99 -ffreestanding \
              -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion \
              -ffunction-sections -fdata-sections -Iinclude -Isrc -I$(MB_DIR) \
              -DFW_ID='"sha256:$(FWID)"'
+# a 16 KB RAM: the RESEND ring and the limiter under test sized down (docs/c-port.md 4)
+MB_CFLAGS += -DWIRE_RING_MAX=8u -DLUT_TABLE=16u
 ifeq ($(MB_CLOCK),real)
 MB_CFLAGS += -DMICROBIT_CLOCK_REAL
 endif

@@ -57,9 +57,28 @@ static uint32_t timer_us(void)
     return TIMER0_CC0;
 }
 
+static uintptr_t slot_addr(unsigned page);
+
+/* QEMU's nRF51 flash starts as zeros where the image does not reach, not as the 0xFF of an
+ * erased chip, and the store would read an all-zero slot as a corrupt snapshot. A store write
+ * never leaves a slot all zero (NOR programming only clears bits, and an image never fills
+ * its 4 KB), so such a slot has never been erased: erase it, as the factory would have. */
+static void erase_blank_slots(void)
+{
+    for (unsigned page = 0; page < PLAT_FLASH_PAGES; page++) {
+        const volatile uint32_t *w = (const volatile uint32_t *)slot_addr(page);
+        unsigned i = 0;
+        while (i < PLAT_FLASH_PAGE_SIZE / 4u && w[i] == 0u)
+            i++;
+        if (i == PLAT_FLASH_PAGE_SIZE / 4u)
+            (void)plat_flash_erase(page);
+    }
+}
+
 void microbit_init(void)
 {
     if (keep.magic != KEEP_MAGIC) {
+        erase_blank_slots();
         keep.magic = KEEP_MAGIC;
         keep.start = microbit_bootarg.magic == BOOTARG_MAGIC
                      ? microbit_bootarg.ticks_start & TICKS_MASK : 0u;
