@@ -13,7 +13,7 @@ MB_SIZE  ?= arm-none-eabi-size
 MB_CLOCK ?= virtual
 
 MB_CFLAGS := -mcpu=cortex-m0 -mthumb -Os -g -std=c99 -ffreestanding \
-             -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion \
+             -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion -Wsign-conversion \
              -ffunction-sections -fdata-sections -Iinclude -Isrc -I$(MB_DIR) \
              -DFW_ID='"sha256:$(FWID)"'
 # a 16 KB RAM: the RESEND ring and the limiter under test sized down (docs/c-port.md 4)
