@@ -25,10 +25,6 @@ pytestmark = pytest.mark.skipif(
     qemu_c.unavailable_reason() is not None or shutil.which(qemu_c.CC) is None,
     reason=str(qemu_c.unavailable_reason() or f"{qemu_c.CC} not installed"))
 
-FIRMWARE_SOURCES = (qemu_c.PORT_DIR / "src" / "board.c").is_file()
-needs_firmware = pytest.mark.skipif(not FIRMWARE_SOURCES,
-                                    reason="ports/c/src (the portable firmware) not there yet")
-
 
 class Link:
     """The smoke image's UART: one-letter commands, one answer line each."""
@@ -122,7 +118,6 @@ def _image_size() -> tuple[int, int, int]:
     return int(out[0]), int(out[1]), int(out[2])
 
 
-@needs_firmware
 def test_firmware_image_fits_the_chip_and_the_flash_goal() -> None:
     text, data, bss = _image_size()
     assert text + data <= 32 * 1024, f"flash {text + data} bytes"
@@ -131,7 +126,6 @@ def test_firmware_image_fits_the_chip_and_the_flash_goal() -> None:
     assert data + bss + 2048 <= 16 * 1024, f"RAM {data + bss} bytes static"
 
 
-@needs_firmware
 @pytest.mark.xfail(strict=True, reason="the 8 KB RAM goal is not met: three limiters, an "
                    "8-line RESEND ring of 600-byte lines, the 1 KB line buffer and the limiter "
                    "under test take about 14 KB (docs/c-port.md section 6)")
@@ -141,7 +135,6 @@ def test_firmware_image_fits_the_ram_goal() -> None:
     assert data + bss + 2048 <= 8 * 1024, f"RAM {data + bss} bytes static"
 
 
-@needs_firmware
 def test_conformance_passes_on_the_micro_bit(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["conformance", "--board", "qemu-microbit-c"])
     out = capsys.readouterr().out
