@@ -46,6 +46,12 @@ class Link:
         out, self.buf = self.buf.split(b"\n", 1)
         return out.decode()
 
+    def drain(self, quiet: float = 0.3) -> None:
+        """Forget what has come, once nothing more has for `quiet` seconds."""
+        while select.select([self.fd], [], [], quiet)[0]:
+            os.read(self.fd, 4096)
+        self.buf = b""
+
     def ask(self, cmd: str) -> str:
         os.write(self.fd, cmd.encode())
         return self.line()
@@ -59,7 +65,9 @@ def smoke() -> Iterator[tuple[qemu_c.QemuC, Link]]:
     mb = qemu_c.QemuC(ticks_start=2**30 - 500, target="microbit-smoke")
     path = mb.start()
     link = Link(path)
-    # the boot line may have gone out before the pty was open: a hard reset says it again
+    # the boot line may have gone out before the pty was open, or be going out as it opens:
+    # let it finish, forget it, and a hard reset says it again whole
+    link.drain()
     mb.hard_reset()
     try:
         yield mb, link
