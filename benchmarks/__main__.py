@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]` (names: codec, limiter, dsp, compare,
-emulator, engines, dsp_results). Each runs in its own process so one board or VM problem cannot hide the
-others' numbers; they print figures and ratios measured in the same run and assert nothing."""
+emulator, engines, dsp_results, c_port). Each runs in its own process so one board or VM
+problem cannot hide the others' numbers; they print figures and ratios measured in the same run
+and assert nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import time
 
-ALL = ["codec", "limiter", "dsp", "compare", "dsp_results", "emulator", "engines"]
+ALL = ["codec", "limiter", "dsp", "compare", "dsp_results", "emulator", "engines", "c_port"]
 
 
 def main(argv: list[str]) -> int:

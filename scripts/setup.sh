@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a fresh Debian bookworm machine
-# (Python 3.11, Node 20): Debian packages (QEMU + micro:bit MicroPython firmware),
+# (Python 3.11, Node 20): Debian packages (QEMU + micro:bit MicroPython firmware, and the
+# Cortex-M0 cross toolchain for the C port's micro:bit image),
 # a Python venv in .venv with the project and its dev tools, and the npm package
 # that provides real MicroPython 1.27 (WebAssembly). Idempotent: re-running is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="qemu-system-arm firmware-microbit-micropython gcc make libc6-dev"
+APT_PACKAGES="qemu-system-arm firmware-microbit-micropython gcc make libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi"
 PYTHON=${PYTHON:-python3}
 
 need_apt=""
@@ -17,7 +18,7 @@ if [ -n "$need_apt" ]; then
     echo "setup: installing Debian packages:$need_apt"
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=none; fi
     if [ "$SUDO" = none ]; then
-        echo "setup: cannot install$need_apt (not root, no sudo); the micro:bit board will be reported unavailable" >&2
+        echo "setup: cannot install$need_apt (not root, no sudo); the micro:bit boards will be reported unavailable" >&2
     else
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt >/dev/null

@@ -123,7 +123,7 @@ def test_junit_distinguishes_failure_error_and_skip() -> None:
                _r("b", "s2", "too-large", "too large: MemoryError")]
     root = ET.fromstring(junit_xml({"run_id": "x", "git_commit": "c"}, results).split("\n", 1)[1])
     assert (root.get("tests"), root.get("failures"), root.get("errors"),
-            root.get("skipped")) == ("5", "2", "1", "1")
+            root.get("skipped")) == ("5", "1", "1", "2")
     a, b = root.findall("testsuite")
     cases = {tc.get("name"): tc for tc in a.findall("testcase")}
     assert cases["s1"].find("failure") is None and cases["s1"].find("error") is None
@@ -132,7 +132,35 @@ def test_junit_distinguishes_failure_error_and_skip() -> None:
     assert (a.get("failures"), a.get("errors")) == ("1", "1")
     bc = {tc.get("name"): tc for tc in b.findall("testcase")}
     assert bc["s1"].find("skipped") is not None
-    assert bc["s2"].find("failure").get("type") == "too-large"  # type: ignore[union-attr]
+    assert bc["s2"].find("failure") is None and bc["s2"].find("skipped") is not None
+
+
+def test_junit_too_large_is_a_skip_with_the_reason_and_the_run_keeps_the_verdict(
+        tmp_path: Path) -> None:
+    """A board that cannot take the firmware is a known property: JUnit skips it (red only for
+    real failures) while results.json and the HTML keep `too-large`."""
+    f = RunFolder(tmp_path)
+    f.write_manifest({"run_id": "n1", "started_utc": "2026-01-01T00:00:00+00:00"})
+    reason = "too large: the board ran out of memory loading the firmware: MemoryError"
+    f.write_result(_r("qemu-microbit", "storm", "too-large", reason))
+    f.write_result(_r("qemu-microbit", "quiet", "too-large", reason))
+    f.write_result(_r("emulated-chub", "storm", "pass", "held: x"))
+    paths: dict[str, Any] = build(f, None)
+    root = ET.parse(paths["junit"]).getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors"),
+            root.get("skipped")) == ("3", "0", "0", "2")
+    suite = next(s for s in root.findall("testsuite") if s.get("name") == "qemu-microbit")
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "2")
+    for tc in suite.findall("testcase"):
+        assert tc.find("failure") is None and tc.find("error") is None
+        skip = tc.find("skipped")
+        assert skip is not None and skip.get("message") == reason
+        assert (skip.text or "").startswith("too-large: ")
+    data = json.loads(paths["results"].read_text())
+    assert data["summary"]["counts"]["too-large"] == 2
+    assert {r["verdict"] for r in data["results"] if r["board"] == "qemu-microbit"} == {
+        "too-large"}
+    assert "too-large" in paths["html"].read_text()
 
 
 def test_build_from_results_only(tmp_path: Path) -> None:

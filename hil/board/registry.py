@@ -16,7 +16,7 @@ from typing import Any
 
 from serial.tools import list_ports  # type: ignore[import-untyped]
 
-from emulator import engine_native
+from emulator import engine_native, qemu_c
 from emulator.boardfile import BoardFileError, BoardSpec, load
 from emulator.qemu_microbit import launcher_for
 from hil.board.adapters.base import BoardAdapter
@@ -47,7 +47,8 @@ class BoardDef:
 
     @property
     def is_qemu(self) -> bool:
-        return self.spec.engine == "qemu"
+        # qemu: MicroPython deployed onto the micro:bit; qemu-c: the C port's image
+        return self.spec.engine in ("qemu", "qemu-c")
 
     def quirk(self) -> str:
         if any(m.vid in ESP32_VIDS for m in self.spec.match) or "esp32" in self.name.lower():
@@ -58,6 +59,8 @@ class BoardDef:
                      keys: str | None = None) -> BoardAdapter:
         """keys: a test key set for an emulated board's security module (instead of the board
         file's `keys`); real and QEMU boards hold their own keys, if any."""
+        if self.spec.engine == "qemu-c":
+            return QemuAdapter(self.name, partial(qemu_c.launcher_for, self.spec, ticks_start))
         if self.is_qemu:
             return QemuAdapter(self.name, partial(launcher_for, self.spec))
         if self.emulated:
@@ -67,6 +70,8 @@ class BoardDef:
 
     def absent_reason(self) -> str | None:
         """None if the board can be reached; else why not (reported as skipped)."""
+        if self.spec.engine == "qemu-c":
+            return qemu_c.unavailable_reason()
         if self.is_qemu:
             return None if QemuAdapter.available() else "qemu-system-arm not installed"
         if self.emulated:

@@ -82,8 +82,10 @@ class ConformanceSession:
 
     @property
     def fresh_per_transcript(self) -> bool:
-        # an emulated process is a new board on an empty flash; QEMU and real boards are kept
-        return self.board.emulated and not self.board.is_qemu
+        # an emulated process is a new board on an empty flash, and so is a new QEMU process
+        # running the C port's image (nothing to deploy); the MicroPython micro:bit (deployed
+        # at every start) and real boards are kept
+        return self.board.emulated and self.board.spec.engine != "qemu"
 
     # -- running -------------------------------------------------------------------------------
     def run(self, vectors: list[Vector]) -> list[Outcome]:

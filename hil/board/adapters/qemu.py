@@ -104,6 +104,15 @@ class QemuAdapter(PortAdapter):
                 raise BoardError(f"{self.name}: QEMU micro:bit: {text}", "qemu failed") from None
 
     def hard_reset(self) -> bool:
+        reset = getattr(self._qemu, "hard_reset", None)
+        if reset is not None and self._exit_status() is None:
+            # a launcher with a monitor (emulator/qemu_c.py) presses the reset button: the
+            # chip's flash survives, as on the device; otherwise QEMU starts again
+            try:
+                reset()
+                return True
+            except RuntimeError as e:
+                self.console.log("#", f"{self.name}: monitor reset failed: {e}")
         self.close()
         self.shutdown()
         self.open()

@@ -2,7 +2,7 @@
  * the board's own code, apart from the ALERT path, driven at ticks the host names, so that
  * `hil conformance` holds this build's limiter to every limiter vector over the serial link.
  * Its table holds LUT_TABLE slots (the vocabulary's 255 by default; a small board may build
- * fewer and answer larger LNEWs E_ARG slots). */
+ * fewer and answers a larger LNEW `E_INTERNAL MemoryError`, as MicroPython out of RAM). */
 #include "lut.h"
 
 #include <string.h>
@@ -159,6 +159,10 @@ int lut_run(const wire_cmd_t *c, wire_out_t *out, reply_t *r)
         lim_config_t cfg;
         if (parse_config(c->arg + 1, na - 1u, &cfg, r))
             return -1;
+        /* a table built smaller than the vocabulary's (a small board) is out of memory, as a
+         * MicroPython board would be: `hil conformance` counts that vector not applicable */
+        if (slots > LUT_TABLE && slots <= LIM_BIG_SLOTS)
+            return reply_fail(r, "E_INTERNAL", "MemoryError lut_table");
         if (slots < 1 || slots > LUT_TABLE || lim_init(L, &cfg, (unsigned)slots, LUT_TABLE))
             return reply_fail(r, "E_ARG", "slots");
         U.exists = 1;
