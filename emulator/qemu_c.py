@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulator.qemu_microbit import PTY_RE, MicrobitError, QemuUnavailable
+from emulator.qemu_microbit import PTY_RE, MicrobitError, QemuUnavailable, end_process
 
 PORT_DIR = Path(__file__).resolve().parent.parent / "ports" / "c"
 IMAGE = PORT_DIR / "build" / "microbit" / "firmware.elf"
@@ -219,16 +219,7 @@ class QemuC:
                 self.qmp.close()
             self.qmp = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            for s in (self.proc.stdout, self.proc.stderr):
-                if s is not None:
-                    s.close()
+            end_process(self.proc)
             self.proc = None
         self.path = None
         if self._dir is not None:

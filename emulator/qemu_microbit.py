@@ -40,6 +40,19 @@ PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 
 
+def end_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a QEMU child for good: SIGTERM, then SIGKILL after 5 s; reaped, its pipes closed."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for s in (proc.stdout, proc.stderr):
+        if s is not None:
+            s.close()
+
 class MicrobitError(RuntimeError):
     """QEMU or the micro:bit did not do what was expected (message says what was seen)."""
 
@@ -173,16 +186,7 @@ class QemuMicrobit:
             self._relay.close()
             self._relay = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            for s in (self.proc.stdout, self.proc.stderr):
-                if s is not None:
-                    s.close()
+            end_process(self.proc)
             self.proc = None
 
     def __enter__(self) -> QemuMicrobit:
