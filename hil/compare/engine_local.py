@@ -1,0 +1,182 @@
+"""The embedded engine (`hil compare --engine local`, the default): the per-device work in
+this process, or with jobs > 1 in that many forked worker processes on this machine, with
+nothing to install or start.
+
+With one job the cut stream goes straight into one `Partition`. With more, devices are split
+into `partitions` (a stable hash, several per worker so that the load evens out), each owned by
+one worker process; the stream goes to them in batches through bounded queues, so a slow worker
+holds the reader back instead of letting batches pile up in memory."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from hil.compare.partition import Batch, Partition, Router
+from hil.compare.result import CompareResult, Partitions
+from hil.compare.settings import Setup
+from hil.errors import HilError
+from hil.model.streams import Alert
+
+FatesSink = Callable[[list[dict[str, Any]]], None]
+ROWS_EVERY = 4096  # events between two hand-overs of fate rows
+
+
+class LocalEngine:
+    """`jobs` processes on this machine (1: this process); `partitions` per run (default 8
+    per job); `batch_size` events per batch sent to a worker."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1, partitions: int | None = None, batch_size: int = 4096
+                 ) -> None:
+        if jobs < 1:
+            raise HilError(f"jobs: {jobs} is not a positive number of processes")
+        self.jobs = jobs
+        self.partitions = partitions or (1 if jobs == 1 else 8 * jobs)
+        self.batch_size = batch_size
+
+    def run(self, events: Iterable[Alert | str], setup: Setup, *,
+            on_fates: FatesSink | None = None, max_examples: int = 20) -> CompareResult:
+        """Compare over the cut stream (alerts, and device ids where a session ends)."""
+        if self.jobs == 1 and self.partitions == 1:
+            return self._inline(events, setup, on_fates, max_examples)
+        return self._pool(events, setup, on_fates, max_examples)
+
+    def _inline(self, events: Iterable[Alert | str], setup: Setup, on_fates: FatesSink | None,
+                max_examples: int) -> CompareResult:
+        t0 = time.perf_counter()
+        part = Partition(setup, fates=on_fates is not None, max_examples=max_examples)
+        alert, end = part.alert, part.end
+        n = k = 0
+        for x in events:
+            if type(x) is str:
+                end(x)
+            else:
+                alert(x)  # type: ignore[arg-type]
+                n += 1
+            k += 1
+            if on_fates is not None and k % ROWS_EVERY == 0:
+                rows = part.take_rows()
+                if rows:
+                    on_fates(rows)
+        if on_fates is not None:
+            rows = part.take_rows()
+            if rows:
+                on_fates(rows)
+        res = part.finish()
+        wall = time.perf_counter() - t0
+        res.partitions = Partitions(self.name, 1, [n], [wall], {"local": wall}, wall)
+        return res
+
+    def _pool(self, events: Iterable[Alert | str], setup: Setup, on_fates: FatesSink | None,
+              max_examples: int) -> CompareResult:
+        t0 = time.perf_counter()
+        ctx = multiprocessing.get_context("fork")
+        jobs, parts = self.jobs, self.partitions
+        fates = on_fates is not None
+        inboxes = [ctx.Queue(maxsize=4) for _ in range(jobs)]
+        outbox = ctx.Queue()
+        procs = [ctx.Process(target=_worker, daemon=True,
+                             args=(w, inboxes[w], outbox, setup, fates, max_examples))
+                 for w in range(jobs)]
+        for proc in procs:
+            proc.start()
+        done: dict[int, tuple[CompareResult, int, float]] = {}
+        finished = 0
+
+        def collect(block: bool) -> None:
+            nonlocal finished
+            while True:
+                try:
+                    kind, payload = outbox.get(block=block, timeout=600 if block else None)
+                except queue.Empty:
+                    if block:
+                        raise HilError("a worker process gave no sign of life for 600 s") \
+                            from None
+                    return
+                if kind == "rows":
+                    assert on_fates is not None
+                    on_fates(payload)
+                elif kind == "done":
+                    done.update(payload)
+                    finished += 1
+                else:
+                    raise HilError(f"a worker process failed:\n{payload}")
+                if block:
+                    return
+
+        try:
+            router = Router(parts, self.batch_size)
+            for x in events:
+                p = router.end(x) if type(x) is str else router.alert(x)  # type: ignore[arg-type]
+                if p >= 0:
+                    _put(inboxes[p % jobs], (p, router.take(p)), collect)
+            for p in range(parts):
+                if router.batches[p][0]:
+                    _put(inboxes[p % jobs], (p, router.take(p)), collect)
+            for box in inboxes:
+                _put(box, None, collect)
+            while finished < jobs:
+                collect(True)
+        finally:
+            for proc in procs:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+        return merged(self.name, jobs, parts, done, router.alerts, max_examples,
+                      time.perf_counter() - t0, lambda p: f"process-{p % jobs}")
+
+
+def merged(engine: str, workers: int, parts: int, done: dict[int, tuple[CompareResult, int, float]],
+           alerts: list[int], max_examples: int, wall: float, worker_of: Callable[[int], str]
+           ) -> CompareResult:
+    """The partitions' results (partition -> result, alerts, seconds; a partition that got
+    no device is missing) merged, with how the run was spread."""
+    total = CompareResult(max_examples=max_examples)
+    seconds = []
+    worker_s: dict[str, float] = {}
+    for p in range(parts):
+        res, _, secs = done.get(p, (CompareResult(), 0, 0.0))
+        total.merge(res)
+        seconds.append(secs)
+        w = worker_of(p)
+        worker_s[w] = worker_s.get(w, 0.0) + secs
+    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall)
+    return total
+
+
+def _put(box: Any, item: tuple[int, Batch] | None, collect: Callable[[bool], None]) -> None:
+    # a full inbox: hand out fate rows while waiting, so no worker waits on us either
+    while True:
+        try:
+            box.put(item, timeout=0.05)
+            collect(False)
+            return
+        except queue.Full:
+            collect(False)
+
+
+def _worker(w: int, inbox: Any, outbox: Any, setup: Setup, fates: bool, max_examples: int
+            ) -> None:
+    parts: dict[int, Partition] = {}
+    try:
+        while True:
+            item = inbox.get()
+            if item is None:
+                break
+            p, batch = item
+            part = parts.get(p)
+            if part is None:
+                part = parts[p] = Partition(setup, fates=fates, max_examples=max_examples)
+            rows = part.feed(batch)
+            if rows:
+                outbox.put(("rows", rows))
+        outbox.put(("done", {p: (part.finish(), part.alerts, part.seconds)
+                             for p, part in parts.items()}))
+    except BaseException:
+        outbox.put(("error", traceback.format_exc()))

@@ -1,0 +1,145 @@
+"""The per-device work of a comparison, for one partition of the devices: the sessions of the
+devices it owns, as the cut stream (hil/compare/stream.py) brings their alerts and their ends.
+
+A partition is what an engine runs (hil/compare/engine_local.py, hil/compare/engine_dask.py):
+in the calling process, in a worker process, or on a Dask worker. Devices go to partitions by
+a stable hash (`partition_of`), so the same device lands in the same partition in any process,
+and since a session is a pure function of its own alerts the partitions' results merge into
+the same result however many there are and wherever they ran. The stream reaches a partition
+in `Batch`es (columns, so that they pickle small and fast)."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Any
+
+from hil.compare.result import CompareResult
+from hil.compare.session import DeviceSession, Plan, healthy_session
+from hil.compare.settings import Setup
+from hil.model.streams import Alert
+
+END = -1  # a batch row whose code is END: that device's session has ended
+
+# device ids, event times, codes (END: the session ends), arrivals, input seqs, input lines
+Batch = tuple[list[str], list[int], list[int], list[int | None], list[int], list[int]]
+
+
+def partition_of(device: str, partitions: int) -> int:
+    """Which of `partitions` partitions owns a device (stable across processes)."""
+    return zlib.crc32(device.encode()) % partitions
+
+
+def new_batch() -> Batch:
+    return [], [], [], [], [], []
+
+
+class Partition:
+    """The open sessions of one partition's devices and the result of those that ended.
+
+    `alert(a)` takes the next alert of one of its devices, `end(device)` ends that device's
+    session; `feed(batch)` does both for a batch. A session is held as a plain list of alerts
+    until it has as many as it takes to turn red (most never do), then streams through a
+    `DeviceSession`. Fate rows (with `fates`) collect in `rows` until taken (`take_rows`)."""
+
+    def __init__(self, setup: Setup, *, fates: bool = False, max_examples: int = 20) -> None:
+        self.plan = Plan(setup, fates=fates, max_examples=max_examples)
+        self.result = CompareResult(max_examples=max_examples)
+        self.open: dict[str, list[Alert] | DeviceSession] = {}
+        self.rows: list[dict[str, Any]] | None = [] if fates else None
+        self.alerts = 0
+        self.seconds = 0.0  # time spent in feed()
+
+    def alert(self, a: Alert) -> None:
+        s = self.open.get(a.device)
+        if s is None:
+            self.open[a.device] = [a]
+        elif type(s) is list:
+            s.append(a)
+            if len(s) >= self.plan.red:
+                d = self.open[a.device] = DeviceSession(self.plan, a.device, s[0].t_ms,
+                                                        s[0].seq, self.rows)
+                for x in s:
+                    d.push(x.t_ms, x.code, x.arrival_ms, x.seq, x.line)
+        else:
+            s.push(a.t_ms, a.code, a.arrival_ms, a.seq, a.line)  # type: ignore[union-attr]
+
+    def end(self, device: str) -> None:
+        s = self.open.pop(device)
+        if type(s) is list:
+            healthy_session(self.plan, s, self.result, self.rows)
+        else:
+            s.close(self.result)  # type: ignore[union-attr]
+
+    def feed(self, batch: Batch) -> list[dict[str, Any]]:
+        """Take a batch; returns the fate rows it completed (with `fates`)."""
+        t0 = time.perf_counter()
+        devices, ts, codes, arrivals, seqs, lines = batch
+        alert, end = self.alert, self.end
+        n = 0
+        for k, dev in enumerate(devices):
+            code = codes[k]
+            if code == END:
+                end(dev)
+            else:
+                alert(Alert(seqs[k], dev, ts[k], code, arrivals[k], lines[k]))
+                n += 1
+        self.alerts += n
+        self.seconds += time.perf_counter() - t0
+        return self.take_rows()
+
+    def take_rows(self) -> list[dict[str, Any]]:
+        """The fate rows completed since the last call (the open sessions keep the list)."""
+        rows = self.rows
+        if not rows:
+            return []
+        out = rows[:]
+        rows.clear()
+        return out
+
+    def finish(self) -> CompareResult:
+        """The partition's result (every session must have ended)."""
+        assert not self.open, f"{len(self.open)} sessions never ended"
+        return self.result
+
+
+class Router:
+    """The cut stream, split into per-partition batches: `alert`/`end` return the partition
+    whose batch has just filled (to be sent with `take`), else -1."""
+
+    def __init__(self, partitions: int, batch_size: int = 4096) -> None:
+        self.partitions = partitions
+        self.size = batch_size
+        self.owner: dict[str, int] = {}   # device -> partition, while its session is open
+        self.batches = [new_batch() for _ in range(partitions)]
+        self.alerts = [0] * partitions
+
+    def alert(self, a: Alert) -> int:
+        p = self.owner.get(a.device)
+        if p is None:
+            p = self.owner[a.device] = partition_of(a.device, self.partitions)
+        b = self.batches[p]
+        b[0].append(a.device)
+        b[1].append(a.t_ms)
+        b[2].append(a.code)
+        b[3].append(a.arrival_ms)
+        b[4].append(a.seq)
+        b[5].append(a.line)
+        self.alerts[p] += 1
+        return p if len(b[0]) >= self.size else -1
+
+    def end(self, device: str) -> int:
+        p = self.owner.pop(device)
+        b = self.batches[p]
+        b[0].append(device)
+        b[1].append(0)
+        b[2].append(END)
+        b[3].append(None)
+        b[4].append(0)
+        b[5].append(0)
+        return p if len(b[0]) >= self.size else -1
+
+    def take(self, p: int) -> Batch:
+        b = self.batches[p]
+        self.batches[p] = new_batch()
+        return b
