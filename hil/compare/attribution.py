@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hil.compare.dsp_side import ArrivalClock, DspOnly
 from hil.compare.replay import DeviceReplay, DeviceRun
@@ -160,15 +161,12 @@ def run_pair(alerts: list[Alert], setup: Setup, removed: frozenset[str] = frozen
     else:
         clock = ArrivalClock(p.latency, p.seed, device, t0)
         arr = [clock(a.t_ms, a.arrival_ms) for a in alerts]
-    dsp, tc, sid = [0] * n, [0] * n, [0] * n
-
-    def decided(i: int, r: int, count: int, seq: int) -> None:
-        dsp[i], tc[i], sid[i] = r, count, seq
-
-    only = DspOnly(setup.dsp_cfg, device, decided)
+    recs: list[list[Any]] = [[0, 0, 0] for _ in alerts]
+    only = DspOnly(setup.dsp_cfg, device)
     for i, a in enumerate(alerts):
-        only.push(i, a.code, arr[i])
+        only.push(recs[i], a.code, arr[i])
     only.flush()
+    dsp, tc, sid = ([r[k] for r in recs] for k in range(3))
     dev = Knobs(setup).replay(bits_of(removed)).run(alerts)
     critical = setup.critical
     divergent = {i: classify(a.code, dsp[i] & FORWARD, critical)

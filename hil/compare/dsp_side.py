@@ -16,10 +16,9 @@ long the session."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 from typing import Any
 
-from hil.compare.settings import Latency, seeded_rng
+from hil.compare.settings import Latency, seeded_draws
 from hil.frames.catalogue import SUMMARY_CODE
 from hil.model.dsp import FORWARD, DspFilter
 from hil.model.policy import PolicyConfig
@@ -35,118 +34,118 @@ class ArrivalClock:
     def __init__(self, lat: Latency, seed: int, device: str, t0: int) -> None:
         self.base = lat.base_for(device)
         self.jitter = lat.jitter_ms
-        self.draw = seeded_rng(seed, "latency", device, t0).randint if self.jitter else None
+        self.draw = seeded_draws(self.jitter, seed, "latency", device, t0) if self.jitter \
+            else None
 
     def __call__(self, t: int, given: int | None) -> int:
         if given is not None:
             return given
         draw = self.draw
-        return t + self.base + (draw(0, self.jitter) if draw is not None else 0)
+        return t + self.base + (draw() if draw is not None else 0)
 
 
 class DspOnly:
     """The DSP-only pipeline of one session: every alert offered to the DSP model at its
-    arrival. `push(key, code, arrival)` takes the session's alerts in event order; `release(T)`
-    decides, in arrival order (ties in event order), the ones that arrived by event time T,
-    calling `decided(key, decision, ThrottledAlertCount, ThrottledAlertSequenceId)`; `flush()`
-    decides the rest. `discarded`: code -> alerts the DSP discarded."""
+    arrival. `push(rec, code, arrival)` takes the session's alerts in event order, each with
+    its record (a list); `release(T)` decides, in arrival order (ties in event order), the ones
+    that arrived by event time T, writing the decision, ThrottledAlertCount and
+    ThrottledAlertSequenceId into rec[slot], rec[slot + 1], rec[slot + 2] (the decision also
+    into rec[also] if `also` >= 0); `flush()` decides the rest. `decide` is for a pipeline
+    whose arrivals are the event times, in order: nothing to hold. `discarded`: code -> alerts
+    the DSP discarded."""
 
-    __slots__ = ("filter", "device", "decided", "heap", "n", "discarded")
+    __slots__ = ("filter", "device", "slot", "also", "heap", "n", "discarded")
 
-    def __init__(self, cfg: PolicyConfig, device: str,
-                 decided: Callable[[Any, int, int, int], None]) -> None:
+    def __init__(self, cfg: PolicyConfig, device: str, slot: int = 0, also: int = -1) -> None:
         self.filter = DspFilter(cfg)
         self.device = device
-        self.decided = decided
-        self.heap: list[tuple[int, int, int, Any]] = []
+        self.slot = slot
+        self.also = also
+        self.heap: list[tuple[int, int, int, list[Any]]] = []
         self.n = 0
         self.discarded: dict[int, int] = {}
 
-    def push(self, key: Any, code: int, arrival: int) -> None:
-        heapq.heappush(self.heap, (arrival, self.n, code, key))
+    def push(self, rec: list[Any], code: int, arrival: int) -> None:
+        heapq.heappush(self.heap, (arrival, self.n, code, rec))
         self.n += 1
 
     def release(self, upto: int) -> None:
         heap = self.heap
-        if not heap or heap[0][0] > upto:
-            return
         f = self.filter
         offer = f.offer
         device = self.device
-        decided = self.decided
         discarded = self.discarded
+        slot, also = self.slot, self.also
         pop = heapq.heappop
         while heap and heap[0][0] <= upto:
-            arr, _, code, key = pop(heap)
+            arr, _, code, rec = pop(heap)
             r = offer(device, code, arr)
             if not r & FORWARD:
                 discarded[code] = discarded.get(code, 0) + 1
+            rec[slot] = r
             if f.sequence_id:
-                decided(key, r, f.throttled_count, f.sequence_id)
-            else:
-                decided(key, r, 0, 0)
+                rec[slot + 1] = f.throttled_count
+                rec[slot + 2] = f.sequence_id
+            if also >= 0:
+                rec[also] = r
 
-    def decide(self, key: Any, code: int, arrival: int) -> int:
-        """Decide an alert at once: for a pipeline whose arrivals are the event times, in
-        order, so nothing is ever held. Returns the decision."""
+    def decide(self, code: int, arrival: int) -> int:
         r = self.filter.offer(self.device, code, arrival)
         if not r & FORWARD:
             self.discarded[code] = self.discarded.get(code, 0) + 1
         return r
 
     def flush(self) -> None:
-        while self.heap:
-            self.release(self.heap[0][0])
+        if self.heap:
+            self.release(max(x[0] for x in self.heap))
 
 
 class BehindDevice:
     """The device -> DSP pipeline of one session: the device's WAN frames through the DSP.
-    `frame(send, key, code, arrival)` takes each frame as the device sends it: a forwarded
-    alert (key not None) arrives when it would have alone (`arrival`); a summary frame
-    (key None) gets its own latency, drawn in send order. `release(T)`, as `DspOnly.release`,
-    calls `delivered(key, bool)` for the forwarded alerts; `summaries_discarded` counts the
-    summary frames the DSP discarded."""
+    `frame(send, rec, code, arrival)` takes each frame as the device sends it: a forwarded
+    alert (with its record) arrives when it would have alone (`arrival`); a summary frame
+    (rec None) gets its own latency, drawn in send order. `release(T)`, as `DspOnly.release`,
+    writes into rec[slot] whether the DSP took each forwarded alert; `summaries_discarded`
+    counts the summary frames the DSP discarded."""
 
-    __slots__ = ("filter", "device", "delivered", "heap", "n", "base", "jitter", "draw",
+    __slots__ = ("filter", "device", "slot", "heap", "n", "base", "jitter", "draw",
                  "summaries_discarded")
 
     def __init__(self, cfg: PolicyConfig, lat: Latency, seed: int, device: str, t0: int,
-                 delivered: Callable[[Any, bool], None]) -> None:
+                 slot: int = 0) -> None:
         self.filter = DspFilter(cfg)
         self.device = device
-        self.delivered = delivered
-        self.heap: list[tuple[int, int, int, Any]] = []
+        self.slot = slot
+        self.heap: list[tuple[int, int, int, list[Any] | None]] = []
         self.n = 0
         self.base = lat.base_for(device)
         self.jitter = lat.jitter_ms
-        self.draw = seeded_rng(seed, "summary-latency", device, t0).randint \
+        self.draw = seeded_draws(self.jitter, seed, "summary-latency", device, t0) \
             if self.jitter else None
         self.summaries_discarded = 0
 
-    def frame(self, send: int, key: Any, code: int, arrival: int) -> None:
-        if key is None:
+    def frame(self, send: int, rec: list[Any] | None, code: int, arrival: int) -> None:
+        if rec is None:
             draw = self.draw
-            arrival = send + self.base + (draw(0, self.jitter) if draw is not None else 0)
+            arrival = send + self.base + (draw() if draw is not None else 0)
             code = SUMMARY_CODE
-        heapq.heappush(self.heap, (arrival, self.n, code, key))
+        heapq.heappush(self.heap, (arrival, self.n, code, rec))
         self.n += 1
 
     def release(self, upto: int) -> None:
         heap = self.heap
-        if not heap or heap[0][0] > upto:
-            return
         offer = self.filter.offer
         device = self.device
-        delivered = self.delivered
+        slot = self.slot
         pop = heapq.heappop
         while heap and heap[0][0] <= upto:
-            arr, _, code, key = pop(heap)
+            arr, _, code, rec = pop(heap)
             r = offer(device, code, arr)
-            if key is not None:
-                delivered(key, bool(r & FORWARD))
+            if rec is not None:
+                rec[slot] = r & FORWARD
             elif not r & FORWARD:
                 self.summaries_discarded += 1
 
     def flush(self) -> None:
-        while self.heap:
-            self.release(self.heap[0][0])
+        if self.heap:
+            self.release(max(x[0] for x in self.heap))

@@ -114,7 +114,7 @@ class SessionBoard:
 
     __slots__ = ("wan", "reported", "config", "slots", "t0", "rate", "start", "rng",
                  "restart_ticks", "persist", "interval", "poll_ms", "tail", "lim", "blob",
-                 "dirty", "saved_at", "resets", "prev_t", "overflow_before")
+                 "dirty", "saved_at", "resets", "prev_t", "overflow_before", "polled_at")
 
     def __init__(self, replay: DeviceReplay, device: str, t0: int,
                  wan: list[tuple[int, int]] | None) -> None:
@@ -142,6 +142,7 @@ class SessionBoard:
             if replay.apply_resets else []
         self.prev_t = t0
         self.overflow_before = 0  # overflow uses of the limiters before the last reboot
+        self.polled_at = -1       # the ticks of the last poll (since boot)
 
     def ticks(self, t: int) -> int:
         # the device's own clock: skewed relative to true time, offset, wrapping at 2**30
@@ -159,13 +160,18 @@ class SessionBoard:
             self.idle_until(self.prev_t, rt)
             self.reboot(rt, kind)
             self.prev_t = rt
-        self.idle_until(self.prev_t, t)
-        r = self.lim.offer(code, self.ticks(t))
+        prev = self.prev_t
+        if t - prev > self.poll_ms:
+            self.idle_until(prev, t)
+        elif t > prev:
+            self.housekeeping(t)  # the ADVANCE's one step
+        r = self.lim.offer(code, (t + self.start) % TICKS_PERIOD if self.rate == 1_000_000
+                           else self.ticks(t))
         self.dirty = True
         if r & FORWARD:
             self.wan.append((t, i))
-        if r & STARTED:
-            self.wan.append((t, -1))  # the STARTED summary frame follows the alert
+            if r & STARTED:
+                self.wan.append((t, -1))  # the STARTED summary frame follows the alert
         self.housekeeping(t)
         self.prev_t = t
         return r
@@ -190,9 +196,17 @@ class SessionBoard:
 
     def housekeeping(self, t: int) -> None:
         # the board's main loop between messages: summaries that fell due, then the snapshot
-        # at bounded frequency (Board.housekeeping)
+        # at bounded frequency (Board.housekeeping); like the board, no slot scan when time
+        # has not moved since the last poll (after an alert at the very ms of an ADVANCE's
+        # last step), only what the offer queued
         lim = self.lim
-        if lim.poll(self.ticks(t)):
+        now = (t + self.start) % TICKS_PERIOD if self.rate == 1_000_000 else self.ticks(t)
+        if now != self.polled_at:
+            self.polled_at = now
+            pending = lim.poll(now)
+        else:
+            pending = lim.pending()
+        if pending:
             self.dirty = True
             wan = self.wan
             reported = self.reported
@@ -205,7 +219,7 @@ class SessionBoard:
                     reported[code] = reported.get(code, 0) + count
                 wan.append((t, -1))
         if self.persist and self.dirty and t - self.saved_at >= self.interval:
-            self.blob = lim.snapshot(self.ticks(t))
+            self.blob = lim.snapshot(now)
             self.dirty = False
             self.saved_at = t
 
@@ -238,6 +252,7 @@ class SessionBoard:
                 self.lim = Limiter(self.config, slots=self.slots)
         self.dirty = False
         self.saved_at = t  # boot counts as a write: the next one is persist_ms later
+        self.polled_at = -1
 
     def widened(self, slots: int, wan: list[tuple[int, int]] | None = None) -> SessionBoard:
         """This board as it would be had its limiter had `slots` code slots from the start

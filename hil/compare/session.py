@@ -103,13 +103,15 @@ class DeviceSession:
         self.frames: list[tuple[int, int]] = []   # the base board's WAN frames, just sent
         self.boards: list[SessionBoard] = []
         self.col: dict[int, int] = {}             # removed knobs -> board
-        self._board(0, knobs.replay(0).start(device, t0, self.frames))
+        self.base = knobs.replay(0).start(device, t0, self.frames)
+        self._board(0, self.base)
         for k in CAUSES:
             if self.static & BIT[k]:
                 self._board(BIT[k], knobs.replay(BIT[k]).start(device, t0))
         if self.static not in self.col:
             self._board(self.static, knobs.replay(self.static).start(device, t0))
         self.singles = [(BIT[k], self.col[BIT[k]]) for k in CAUSES if self.static & BIT[k]]
+        self.replays = self.boards[1:]
         self.all_col = self.col[self.static]
         self.codes: set[int] = set()
         # table_eviction's replays start once the session has more codes than slots
@@ -120,19 +122,23 @@ class DeviceSession:
         # -- the DSP side
         lat = p.latency
         self.clock = ArrivalClock(lat, p.seed, device, t0) if not lat.zero else None
-        self.on = DspOnly(setup.dsp_cfg, device, self._decided)
+        self.on = DspOnly(setup.dsp_cfg, device, ON, OFF if lat.zero else -1)
         # without latency: its own filter when there is latency, else the same decisions as
         # `on` until an input arrival_ms differs from its t_ms (then it forks)
-        self.off: DspOnly | None = DspOnly(setup.dsp_cfg, device, _never) \
-            if not lat.zero else None
-        self.behind = BehindDevice(setup.dsp_cfg, lat, p.seed, device, t0, _delivered)
+        self.off: DspOnly | None = DspOnly(setup.dsp_cfg, device) if not lat.zero else None
+        self.behind = BehindDevice(setup.dsp_cfg, lat, p.seed, device, t0, DELIV)
         self.queue: deque[list[Any]] = deque()
         # -- what the session has done so far
         self.n = 0
         self.top = -1                 # the latest arrival so far
         self.wan_active = False       # an arrival differs from its event time
         self.table_active = False     # the base board used its overflow slot
-        self.c = dict.fromkeys(_SESSION_COUNTERS, 0)
+        # alerts by (DSP-only forwarded, device forwarded, delivered behind the device)
+        self.fates = [0] * 8
+        self.reordered = 0
+        self.summary_frames = 0
+        self.wan_frames = 0
+        self.critical_lost = 0
         self.divergences: dict[tuple[str, int, bool, bool], int] = {}
         self.examples: list[list[Any]] = []
         self.held: _HeldRows | None = None
@@ -157,7 +163,7 @@ class DeviceSession:
         if arr != t and not self.wan_active:
             self._wan_starts()
         if arr < self.top:
-            self.c["reordered_by_wan"] += 1
+            self.reordered += 1
         else:
             self.top = arr
         if code not in self.codes:
@@ -165,62 +171,79 @@ class DeviceSession:
             if len(self.codes) > self.slots and not self.forked:
                 self._fork_table()
         rec: list[Any] = [t, code, seq, line, arr, None, 0, 0, None, None]
-        boards = self.boards
-        d0 = boards[0].alert(i, code, t)
+        d0 = self.base.alert(i, code, t)
         rec.append(d0)
-        for b in boards[1:]:
+        for b in self.replays:
             rec.append(b.alert(i, code, t))
+        behind = self.behind
+        frames = self.frames
+        if frames:
+            # the base board's new WAN frames into the device -> DSP pipeline
+            for send, j in frames:
+                if j >= 0:
+                    behind.frame(send, rec, code, arr)
+                else:
+                    behind.frame(send, None, 0, 0)
+                    self.summary_frames += 1
+            self.wan_frames += len(frames)
+            frames.clear()
         if not d0 & FORWARD:
-            rec[DELIV] = False
-        if self.frames:
-            self._send(rec)
-        if self.forked and not self.table_active and boards[0].overflow_uses():
+            rec[DELIV] = 0
+        if self.forked and not self.table_active and self.base.overflow_uses():
             self.table_active = True
             self._release_held()
         off = self.off
         if off is not None:
-            rec[OFF] = off.decide(None, code, t)
-        self.on.push(rec, code, arr)
-        self.queue.append(rec)
+            rec[OFF] = off.decide(code, t)
+        on = self.on
+        on.push(rec, code, arr)
         # nothing sent from now on arrives before t
-        self.on.release(t)
-        self.behind.release(t)
+        if on.heap[0][0] <= t:
+            on.release(t)
+        if behind.heap and behind.heap[0][0] <= t:
+            behind.release(t)
+        self.queue.append(rec)
         self._drain()
 
-    def _send(self, rec: list[Any] | None) -> None:
-        # the base board's new WAN frames into the device -> DSP pipeline
-        behind = self.behind
-        c = self.c
-        for send, j in self.frames:
-            if j >= 0:
-                assert rec is not None
-                behind.frame(send, rec, rec[CODE], rec[ARR])
-            else:
-                behind.frame(send, None, 0, 0)
-                c["device_summary_frames"] += 1
-        c["device_wan_frames"] += len(self.frames)
+    def _flush_frames(self) -> None:
+        # the base board's WAN frames from its tail: summaries only
+        for send, _ in self.frames:
+            self.behind.frame(send, None, 0, 0)
+        self.summary_frames += len(self.frames)
+        self.wan_frames += len(self.frames)
         self.frames.clear()
 
-    def _decided(self, rec: list[Any], r: int, tc: int, sid: int) -> None:
-        rec[ON] = r
-        rec[TC] = tc
-        rec[SID] = sid
-        if self.off is None:
-            rec[OFF] = r
-
     def _drain(self) -> None:
+        # the alerts at the head of the queue that are done, counted and forgotten
         q = self.queue
-        while q and q[0][ON] is not None and q[0][DELIV] is not None:
-            self._count(q.popleft())
+        fates = self.fates
+        critical = self.critical
+        plain = self.rows is None
+        while q:
+            rec = q[0]
+            delivered = rec[DELIV]
+            if rec[ON] is None or delivered is None:
+                return
+            q.popleft()
+            d = rec[ON] & FORWARD
+            v = rec[DEV] & FORWARD
+            fates[d << 2 | v << 1 | delivered] += 1
+            if not delivered and rec[CODE] in critical:
+                self.critical_lost += 1
+            if d != v:
+                self._diverged(rec, d, v)
+            elif not plain:
+                self._fate(rec, None, 0, False, False)
 
     def _wan_starts(self) -> None:
         self.wan_active = True
         if self.off is None:
             # until now every arrival was its event time: the DSP without latency is the DSP
             # as it stands (every alert so far decided, nothing held)
-            off = self.off = DspOnly(self.plan.setup.dsp_cfg, self.device, _never)
+            off = self.off = DspOnly(self.plan.setup.dsp_cfg, self.device)
             off.filter = copy.deepcopy(self.on.filter)
             off.discarded = dict(self.on.discarded)
+            self.on.also = -1
         self._release_held()
 
     def _fork_table(self) -> None:
@@ -239,54 +262,29 @@ class DeviceSession:
         for rec in self.queue:
             for s in srcs:
                 rec.append(rec[DEV + s])
+        self.replays = self.boards[1:]
 
     # -- one alert, done --------------------------------------------------------------------
 
-    def _count(self, rec: list[Any]) -> None:
-        c = self.c
-        d = rec[ON]
-        v = rec[DEV]
-        delivered = rec[DELIV]
-        dfwd = d & FORWARD
-        vfwd = v & FORWARD
-        if dfwd:
-            c["dsp_only_forwarded"] += 1
-            if not delivered:
-                c["alerts_lost"] += 1
-        else:
-            c["dsp_only_discarded"] += 1
-        if vfwd:
-            c["device_forwarded"] += 1
-            if delivered:
-                c["device_to_dsp_delivered"] += 1
-            else:
-                c["device_to_dsp_discarded_by_dsp"] += 1
-        else:
-            c["device_suppressed"] += 1
+    def _diverged(self, rec: list[Any], dfwd: int, vfwd: int) -> None:
         code = rec[CODE]
-        if not delivered and code in self.critical:
-            c["critical_alerts_lost"] += 1
-        cls = None
-        mask, all_ok, all_table_ok = 0, False, False
-        if dfwd == vfwd:
-            c["agree"] += 1
-        else:
-            cls = classify(code, dfwd, self.critical)
-            # which replays made it disappear
-            if rec[OFF] & FORWARD == vfwd:
-                mask |= WAN
-            for bit, col in self.singles:
-                if dfwd == rec[DEV + col] & FORWARD:
-                    mask |= bit
-            if self.table_col and dfwd == rec[DEV + self.table_col] & FORWARD:
-                mask |= TABLE
-            off = rec[OFF] & FORWARD
-            all_ok = off == rec[DEV + self.all_col] & FORWARD
-            all_table_ok = off == rec[DEV + self.all_table_col] & FORWARD
-            key = (cls, mask, all_ok, all_table_ok)
-            self.divergences[key] = self.divergences.get(key, 0) + 1
-            if len(self.examples) < self.plan.max_examples:
-                self.examples.append([cls, mask, all_ok, all_table_ok, rec[T], code, rec[LINE]])
+        cls = classify(code, dfwd, self.critical)
+        # which replays made it disappear
+        mask = 0
+        off = rec[OFF] & FORWARD
+        if off == vfwd:
+            mask |= WAN
+        for bit, col in self.singles:
+            if dfwd == rec[DEV + col] & FORWARD:
+                mask |= bit
+        if self.table_col and dfwd == rec[DEV + self.table_col] & FORWARD:
+            mask |= TABLE
+        all_ok = off == rec[DEV + self.all_col] & FORWARD
+        all_table_ok = off == rec[DEV + self.all_table_col] & FORWARD
+        key = (cls, mask, all_ok, all_table_ok)
+        self.divergences[key] = self.divergences.get(key, 0) + 1
+        if len(self.examples) < self.plan.max_examples:
+            self.examples.append([cls, mask, all_ok, all_table_ok, rec[T], code, rec[LINE]])
         if self.rows is not None:
             self._fate(rec, cls, mask, all_ok, all_table_ok)
 
@@ -364,7 +362,7 @@ class DeviceSession:
         boards = self.boards
         boards[0].finish()
         if self.frames:
-            self._send(None)
+            self._flush_frames()
         for b in boards[1:]:
             b.finish()
         self.on.flush()
@@ -377,15 +375,25 @@ class DeviceSession:
         active = self._active()
         self._release_held()  # fate rows held while a knob was undetermined
 
-        c = self.c
         n = self.n
+        f = self.fates
         k = total.counters
-        for name, v in c.items():
-            k[name] += v
         k["alerts"] += n
         k["device_sessions"] += 1
         k["wan_frames_without_device"] += n
-        k["wan_frames_saved"] += n - c["device_wan_frames"]
+        k["dsp_only_forwarded"] += f[4] + f[5] + f[6] + f[7]
+        k["dsp_only_discarded"] += f[0] + f[1] + f[2] + f[3]
+        k["alerts_lost"] += f[4] + f[6]
+        k["device_forwarded"] += f[2] + f[3] + f[6] + f[7]
+        k["device_suppressed"] += f[0] + f[1] + f[4] + f[5]
+        k["device_to_dsp_delivered"] += f[3] + f[7]
+        k["device_to_dsp_discarded_by_dsp"] += f[2] + f[6]
+        k["agree"] += f[0] + f[1] + f[6] + f[7]
+        k["critical_alerts_lost"] += self.critical_lost
+        k["reordered_by_wan"] += self.reordered
+        k["device_summary_frames"] += self.summary_frames
+        k["device_wan_frames"] += self.wan_frames
+        k["wan_frames_saved"] += n - self.wan_frames
         k["summaries_discarded_by_dsp"] += self.behind.summaries_discarded
 
         base = boards[0]
@@ -437,22 +445,6 @@ class DeviceSession:
                                  "device_reported": r, "dsp_discarded": x,
                                  "t_ms": self.t0, "line": self.first_line})
         total.add_examples(keys, examples)
-
-
-_SESSION_COUNTERS = (
-    "dsp_only_forwarded", "dsp_only_discarded", "device_forwarded", "device_suppressed",
-    "device_summary_frames", "device_wan_frames", "device_to_dsp_delivered",
-    "device_to_dsp_discarded_by_dsp", "alerts_lost", "critical_alerts_lost", "agree",
-    "reordered_by_wan",
-)
-
-
-def _delivered(rec: list[Any], ok: bool) -> None:
-    rec[DELIV] = ok
-
-
-def _never(rec: list[Any], r: int, tc: int, sid: int) -> None:
-    raise AssertionError("the DSP without latency decides at once, it never releases")
 
 
 class _HeldRows:
