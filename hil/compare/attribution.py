@@ -155,7 +155,6 @@ def run_pair(alerts: list[Alert], setup: Setup, removed: frozenset[str] = frozen
     `removed` taken out."""
     p = setup.perturbations
     device, t0 = alerts[0].device, alerts[0].t_ms
-    n = len(alerts)
     if WAN_LATENCY in removed:
         arr = [a.t_ms for a in alerts]
     else:

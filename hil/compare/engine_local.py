@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from hil.compare.partition import Batch, Partition, Router
-from hil.compare.result import CompareResult, Partitions
+from hil.compare.result import CompareResult, Partitions, merge_partitions
 from hil.compare.settings import Setup
 from hil.errors import HilError
 from hil.model.streams import Alert
@@ -86,7 +86,7 @@ class LocalEngine:
                  for w in range(jobs)]
         for proc in procs:
             proc.start()
-        done: dict[int, tuple[CompareResult, int, float]] = {}
+        done: dict[int, tuple[CompareResult, float]] = {}
         finished = 0
 
         def collect(block: bool) -> None:
@@ -128,26 +128,8 @@ class LocalEngine:
                 proc.join(timeout=5)
                 if proc.is_alive():
                     proc.kill()
-        return merged(self.name, jobs, parts, done, router.alerts, max_examples,
-                      time.perf_counter() - t0, lambda p: f"process-{p % jobs}")
-
-
-def merged(engine: str, workers: int, parts: int, done: dict[int, tuple[CompareResult, int, float]],
-           alerts: list[int], max_examples: int, wall: float, worker_of: Callable[[int], str]
-           ) -> CompareResult:
-    """The partitions' results (partition -> result, alerts, seconds; a partition that got
-    no device is missing) merged, with how the run was spread."""
-    total = CompareResult(max_examples=max_examples)
-    seconds = []
-    worker_s: dict[str, float] = {}
-    for p in range(parts):
-        res, _, secs = done.get(p, (CompareResult(), 0, 0.0))
-        total.merge(res)
-        seconds.append(secs)
-        w = worker_of(p)
-        worker_s[w] = worker_s.get(w, 0.0) + secs
-    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall)
-    return total
+        return merge_partitions(self.name, jobs, done, router.alerts, max_examples,
+                                time.perf_counter() - t0, lambda p: f"process-{p % jobs}")
 
 
 def _put(box: Any, item: tuple[int, Batch] | None, collect: Callable[[bool], None]) -> None:
@@ -176,7 +158,6 @@ def _worker(w: int, inbox: Any, outbox: Any, setup: Setup, fates: bool, max_exam
             rows = part.feed(batch)
             if rows:
                 outbox.put(("rows", rows))
-        outbox.put(("done", {p: (part.finish(), part.alerts, part.seconds)
-                             for p, part in parts.items()}))
+        outbox.put(("done", {p: (part.finish(), part.seconds) for p, part in parts.items()}))
     except BaseException:
         outbox.put(("error", traceback.format_exc()))

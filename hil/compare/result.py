@@ -6,6 +6,7 @@ their session's first alert, then their order within the session)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,3 +125,22 @@ class Partitions:
 def _max_over_mean(xs: list[int] | list[float]) -> float:
     mean = sum(xs) / len(xs) if xs else 0
     return round(max(xs) / mean, 3) if mean else 1.0
+
+
+def merge_partitions(engine: str, workers: int, done: dict[int, tuple[CompareResult, float]],
+                     alerts: list[int], max_examples: int, wall: float,
+                     worker_of: Callable[[int], str]) -> CompareResult:
+    """The partitions' results (partition -> its result and the seconds its worker spent on
+    it; a partition that got no device may be missing) merged, with how the run was spread:
+    `alerts` per partition, `worker_of(partition)` names its worker."""
+    total = CompareResult(max_examples=max_examples)
+    seconds = []
+    worker_s: dict[str, float] = {}
+    for p in range(len(alerts)):
+        res, secs = done.get(p, (CompareResult(), 0.0))
+        total.merge(res)
+        seconds.append(secs)
+        w = worker_of(p)
+        worker_s[w] = worker_s.get(w, 0.0) + secs
+    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall)
+    return total

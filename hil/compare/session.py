@@ -428,7 +428,9 @@ class DeviceSession:
                 code_causes[code] = causes(mask, active, code not in combined)
         k["attribution_replays"] += bin(active).count("1") + (1 if unexplained else 0)
 
-        dev, keys, examples = self.device, [], []
+        dev = self.device
+        keys: list[tuple[int, int]] = []
+        examples: list[dict[str, Any]] = []
         for cls, mask, all_ok, all_table_ok, t, code, line in self.examples:
             keys.append((self.first_seq, len(keys)))
             examples.append({"class": cls, "causes": causes(mask, active, all_table_ok

@@ -80,7 +80,8 @@ def sessions(alerts: Iterable[Alert], horizon_ms: int, errors: list[BadRow] | No
         if type(x) is str:
             yield open_.pop(x)
         else:
-            open_.setdefault(x.device, []).append(x)  # type: ignore[union-attr]
+            assert isinstance(x, Alert)
+            open_.setdefault(x.device, []).append(x)
 
 
 def compare_stream(alerts: Iterable[Alert], setup: Setup, *, errors: list[BadRow] | None = None,
