@@ -163,7 +163,7 @@ def run_pair(alerts: list[Alert], setup: Setup, removed: frozenset[str] = frozen
     recs: list[list[Any]] = [[0, 0, 0] for _ in alerts]
     only = DspOnly(setup.dsp_cfg, device)
     for i, a in enumerate(alerts):
-        only.push(recs[i], a.code, arr[i])
+        only.push(i, recs[i], a.code, arr[i])
     only.flush()
     dsp, tc, sid = ([r[k] for r in recs] for k in range(3))
     dev = Knobs(setup).replay(bits_of(removed)).run(alerts)

@@ -46,15 +46,15 @@ class ArrivalClock:
 
 class DspOnly:
     """The DSP-only pipeline of one session: every alert offered to the DSP model at its
-    arrival. `push(rec, code, arrival)` takes the session's alerts in event order, each with
-    its record (a list); `release(T)` decides, in arrival order (ties in event order), the ones
+    arrival. `push(order, rec, code, arrival)` takes the session's alerts in event order, each
+    with its record (a list); `release(T)` decides, in arrival order (ties in event order), the ones
     that arrived by event time T, writing the decision, ThrottledAlertCount and
     ThrottledAlertSequenceId into rec[slot], rec[slot + 1], rec[slot + 2] (the decision also
     into rec[also] if `also` >= 0); `flush()` decides the rest. `decide` is for a pipeline
     whose arrivals are the event times, in order: nothing to hold. `discarded`: code -> alerts
     the DSP discarded."""
 
-    __slots__ = ("filter", "device", "slot", "also", "heap", "n", "discarded")
+    __slots__ = ("filter", "device", "slot", "also", "heap", "discarded")
 
     def __init__(self, cfg: PolicyConfig, device: str, slot: int = 0, also: int = -1) -> None:
         self.filter = DspFilter(cfg)
@@ -62,12 +62,11 @@ class DspOnly:
         self.slot = slot
         self.also = also
         self.heap: list[tuple[int, int, int, list[Any]]] = []
-        self.n = 0
         self.discarded: dict[int, int] = {}
 
-    def push(self, rec: list[Any], code: int, arrival: int) -> None:
-        heapq.heappush(self.heap, (arrival, self.n, code, rec))
-        self.n += 1
+    def push(self, order: int, rec: list[Any], code: int, arrival: int) -> None:
+        """An alert (its place in the session: `order`, increasing)."""
+        heapq.heappush(self.heap, (arrival, order, code, rec))
 
     def release(self, upto: int) -> None:
         heap = self.heap

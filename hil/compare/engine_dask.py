@@ -23,7 +23,7 @@ from typing import Any
 
 from distributed import Client, LocalCluster, get_worker
 
-from hil.compare.partition import Batch, Partition, Router
+from hil.compare.partition import Batch, Partition, Router, peak_rss_mb
 from hil.compare.result import CompareResult, merge_partitions
 from hil.compare.settings import Setup
 from hil.errors import HilError
@@ -40,8 +40,8 @@ class PartitionActor:
     def feed(self, batch: Batch) -> list[dict[str, Any]]:
         return self.part.feed(batch)
 
-    def finish(self) -> tuple[CompareResult, float, str]:
-        return self.part.finish(), self.part.seconds, self.worker
+    def finish(self) -> tuple[CompareResult, float, float, str]:
+        return self.part.finish(), self.part.seconds, peak_rss_mb(), self.worker
 
 
 class DaskEngine:
@@ -117,12 +117,12 @@ class DaskEngine:
                     send(p)
             for p in range(parts):
                 settle(p, 0)
-            done: dict[int, tuple[CompareResult, float]] = {}
+            done: dict[int, tuple[CompareResult, float, float]] = {}
             worker_of: dict[int, str] = {}
             finishing: list[Any] = [a.finish() for a in actors]  # ActorFutures
             for p, fut in enumerate(finishing):
-                res, secs, worker = fut.result()
-                done[p] = (res, secs)
+                res, secs, mb, worker = fut.result()
+                done[p] = (res, secs, mb)
                 worker_of[p] = worker
             return merge_partitions(self.name, len(workers), done, router.alerts, max_examples,
                                     time.perf_counter() - t0, worker_of.__getitem__)

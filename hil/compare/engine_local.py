@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hil.compare.partition import Batch, Partition, Router
+from hil.compare.partition import Batch, Partition, Router, peak_rss_mb
 from hil.compare.result import CompareResult, Partitions, merge_partitions
 from hil.compare.settings import Setup
 from hil.errors import HilError
@@ -70,7 +70,8 @@ class LocalEngine:
                 on_fates(rows)
         res = part.finish()
         wall = time.perf_counter() - t0
-        res.partitions = Partitions(self.name, 1, [n], [wall], {"local": wall}, wall)
+        res.partitions = Partitions(self.name, 1, [n], [wall], {"local": wall}, wall,
+                                    {"local": peak_rss_mb()})
         return res
 
     def _pool(self, events: Iterable[Alert | str], setup: Setup, on_fates: FatesSink | None,
@@ -86,7 +87,7 @@ class LocalEngine:
                  for w in range(jobs)]
         for proc in procs:
             proc.start()
-        done: dict[int, tuple[CompareResult, float]] = {}
+        done: dict[int, tuple[CompareResult, float, float]] = {}
         finished = 0
 
         def collect(block: bool) -> None:
@@ -158,6 +159,7 @@ def _worker(w: int, inbox: Any, outbox: Any, setup: Setup, fates: bool, max_exam
             rows = part.feed(batch)
             if rows:
                 outbox.put(("rows", rows))
-        outbox.put(("done", {p: (part.finish(), part.seconds) for p, part in parts.items()}))
+        mb = peak_rss_mb()
+        outbox.put(("done", {p: (part.finish(), part.seconds, mb) for p, part in parts.items()}))
     except BaseException:
         outbox.put(("error", traceback.format_exc()))

@@ -10,6 +10,7 @@ in `Batch`es (columns, so that they pickle small and fast)."""
 
 from __future__ import annotations
 
+import resource
 import time
 import zlib
 from typing import Any
@@ -28,6 +29,19 @@ Batch = tuple[list[str], list[int], list[int], list[int | None], list[int], list
 def partition_of(device: str, partitions: int) -> int:
     """Which of `partitions` partitions owns a device (stable across processes)."""
     return zlib.crc32(device.encode()) % partitions
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (since its last exec: getrusage's
+    figure would include the parent it was forked from)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def new_batch() -> Batch:
@@ -58,7 +72,7 @@ class Partition:
             s.append(a)
             if len(s) >= self.plan.red:
                 d = self.open[a.device] = DeviceSession(self.plan, a.device, s[0].t_ms,
-                                                        s[0].seq, self.rows)
+                                                        s[0].seq, s[0].line, self.rows)
                 for x in s:
                     d.push(x.t_ms, x.code, x.arrival_ms, x.seq, x.line)
         else:
@@ -76,14 +90,19 @@ class Partition:
         t0 = time.perf_counter()
         devices, ts, codes, arrivals, seqs, lines = batch
         alert, end = self.alert, self.end
+        get = self.open.get
         n = 0
         for k, dev in enumerate(devices):
             code = codes[k]
             if code == END:
                 end(dev)
+                continue
+            n += 1
+            s = get(dev)
+            if s is not None and type(s) is not list:
+                s.push(ts[k], code, arrivals[k], seqs[k], lines[k])  # type: ignore[union-attr]
             else:
                 alert(Alert(seqs[k], dev, ts[k], code, arrivals[k], lines[k]))
-                n += 1
         self.alerts += n
         self.seconds += time.perf_counter() - t0
         return self.take_rows()

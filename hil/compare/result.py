@@ -111,6 +111,7 @@ class Partitions:
     seconds: list[float]
     worker_seconds: dict[str, float]
     wall_seconds: float
+    worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"engine": self.engine, "count": len(self.alerts), "workers": self.workers,
@@ -119,6 +120,8 @@ class Partitions:
                 "seconds": [round(s, 3) for s in self.seconds],
                 "seconds_max_over_mean": _max_over_mean(self.seconds),
                 "worker_seconds": {w: round(s, 3) for w, s in self.worker_seconds.items()},
+                "worker_peak_rss_mb": {w: round(m, 1) for w, m in
+                                       self.worker_peak_rss_mb.items()},
                 "wall_seconds": round(self.wall_seconds, 3)}
 
 
@@ -127,20 +130,24 @@ def _max_over_mean(xs: list[int] | list[float]) -> float:
     return round(max(xs) / mean, 3) if mean else 1.0
 
 
-def merge_partitions(engine: str, workers: int, done: dict[int, tuple[CompareResult, float]],
-                     alerts: list[int], max_examples: int, wall: float,
-                     worker_of: Callable[[int], str]) -> CompareResult:
-    """The partitions' results (partition -> its result and the seconds its worker spent on
-    it; a partition that got no device may be missing) merged, with how the run was spread:
-    `alerts` per partition, `worker_of(partition)` names its worker."""
+def merge_partitions(engine: str, workers: int,
+                     done: dict[int, tuple[CompareResult, float, float]], alerts: list[int],
+                     max_examples: int, wall: float, worker_of: Callable[[int], str]
+                     ) -> CompareResult:
+    """The partitions' results (partition -> its result, the seconds its worker spent on it
+    and that worker's peak RSS in MB; a partition that got no device may be missing) merged,
+    with how the run was spread: `alerts` per partition, `worker_of(partition)` names its
+    worker."""
     total = CompareResult(max_examples=max_examples)
     seconds = []
     worker_s: dict[str, float] = {}
+    rss: dict[str, float] = {}
     for p in range(len(alerts)):
-        res, secs = done.get(p, (CompareResult(), 0.0))
+        res, secs, mb = done.get(p, (CompareResult(), 0.0, 0.0))
         total.merge(res)
         seconds.append(secs)
         w = worker_of(p)
         worker_s[w] = worker_s.get(w, 0.0) + secs
-    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall)
+        rss[w] = max(rss.get(w, 0.0), mb)
+    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall, rss)
     return total

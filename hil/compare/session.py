@@ -32,6 +32,7 @@ import copy
 import pickle
 import tempfile
 from collections import deque
+from heapq import heappush
 from typing import IO, Any
 
 from firmware_model.limiter import FORWARD, STARTED
@@ -63,6 +64,7 @@ TABLE = BIT[TABLE_EVICTION]
 T, CODE, SEQ, LINE, ARR, ON, TC, SID, OFF, DELIV, DEV = range(11)
 
 HOLD_IN_MEMORY = 4096  # fate rows held in memory before the rest go to a temporary file
+OFF_LAG = 4096  # alerts the DSP without latency may lag behind on
 
 
 class Plan:
@@ -85,8 +87,8 @@ class DeviceSession:
     then `close` to add its counts, causes and examples to a result. Fate rows (with `plan.
     fates`) go to `rows` alert by alert, in the session's order."""
 
-    def __init__(self, plan: Plan, device: str, t0: int, first_seq: int,
-                 rows: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, plan: Plan, device: str, t0: int, first_seq: int = 0,
+                 first_line: int = 0, rows: list[dict[str, Any]] | None = None) -> None:
         setup = plan.setup
         p = setup.perturbations
         knobs = plan.knobs
@@ -94,7 +96,7 @@ class DeviceSession:
         self.device = device
         self.t0 = t0
         self.first_seq = first_seq
-        self.first_line = 0
+        self.first_line = first_line
         self.rows = rows
         self.critical = plan.critical
         # -- the device replays: base first, then one per knob the session has, then all of
@@ -121,11 +123,15 @@ class DeviceSession:
         self.all_table_col = self.all_col
         # -- the DSP side
         lat = p.latency
-        self.clock = ArrivalClock(lat, p.seed, device, t0) if not lat.zero else None
+        clock = ArrivalClock(lat, p.seed, device, t0)
+        self.lat_base, self.draw = clock.base, clock.draw
         self.on = DspOnly(setup.dsp_cfg, device, ON, OFF if lat.zero else -1)
-        # without latency: its own filter when there is latency, else the same decisions as
-        # `on` until an input arrival_ms differs from its t_ms (then it forks)
+        # The DSP without latency: its own filter when there is latency, else the same
+        # decisions as `on` until an input arrival_ms differs from its t_ms (then it forks).
+        # Its decisions matter only for a divergence (and a mismatch, at the end), so it
+        # lags: the alerts it has not decided yet wait in `off_lag` (a bounded number).
         self.off: DspOnly | None = DspOnly(setup.dsp_cfg, device) if not lat.zero else None
+        self.off_lag: list[list[Any]] = []
         self.behind = BehindDevice(setup.dsp_cfg, lat, p.seed, device, t0, DELIV)
         self.queue: deque[list[Any]] = deque()
         # -- what the session has done so far
@@ -133,6 +139,7 @@ class DeviceSession:
         self.top = -1                 # the latest arrival so far
         self.wan_active = False       # an arrival differs from its event time
         self.table_active = False     # the base board used its overflow slot
+        self.watch_table = False      # forked, not active yet: look after every alert
         # alerts by (DSP-only forwarded, device forwarded, delivered behind the device)
         self.fates = [0] * 8
         self.reordered = 0
@@ -155,11 +162,12 @@ class DeviceSession:
         """The session's next alert (event time t, not before the previous one); `arrival`:
         its DSP receipt time if the input gives one (not before t)."""
         i = self.n
-        if i == 0:
-            self.first_line = line
         self.n = i + 1
-        clock = self.clock
-        arr = clock(t, arrival) if clock is not None else (t if arrival is None else arrival)
+        if arrival is not None:
+            arr = arrival
+        else:
+            draw = self.draw
+            arr = t + self.lat_base + draw() if draw is not None else t + self.lat_base
         if arr != t and not self.wan_active:
             self._wan_starts()
         if arr < self.top:
@@ -170,40 +178,49 @@ class DeviceSession:
             self.codes.add(code)
             if len(self.codes) > self.slots and not self.forked:
                 self._fork_table()
-        rec: list[Any] = [t, code, seq, line, arr, None, 0, 0, None, None]
         d0 = self.base.alert(i, code, t)
-        rec.append(d0)
+        rec: list[Any] = [t, code, seq, line, arr, None, 0, 0, None,
+                          None if d0 & FORWARD else 0, d0]
         for b in self.replays:
             rec.append(b.alert(i, code, t))
         behind = self.behind
         frames = self.frames
         if frames:
             # the base board's new WAN frames into the device -> DSP pipeline
-            for send, j in frames:
-                if j >= 0:
-                    behind.frame(send, rec, code, arr)
-                else:
-                    behind.frame(send, None, 0, 0)
-                    self.summary_frames += 1
+            if len(frames) == 1 and frames[0][1] >= 0:
+                behind.frame(t, rec, code, arr)  # the alert alone, the common case
+            else:
+                for send, j in frames:
+                    if j >= 0:
+                        behind.frame(send, rec, code, arr)
+                    else:
+                        behind.frame(send, None, 0, 0)
+                        self.summary_frames += 1
             self.wan_frames += len(frames)
             frames.clear()
-        if not d0 & FORWARD:
-            rec[DELIV] = 0
-        if self.forked and not self.table_active and self.base.overflow_uses():
+        if self.watch_table and self.base.overflow_uses():
             self.table_active = True
+            self.watch_table = False
             self._release_held()
-        off = self.off
-        if off is not None:
-            rec[OFF] = off.decide(code, t)
+        if self.off is not None:
+            lag = self.off_lag
+            lag.append(rec)
+            if len(lag) >= OFF_LAG:
+                self._catch_up()
         on = self.on
-        on.push(rec, code, arr)
+        heap = on.heap
+        heappush(heap, (arr, i, code, rec))
         # nothing sent from now on arrives before t
-        if on.heap[0][0] <= t:
+        if heap[0][0] <= t:
             on.release(t)
-        if behind.heap and behind.heap[0][0] <= t:
+        heap = behind.heap
+        if heap and heap[0][0] <= t:
             behind.release(t)
-        self.queue.append(rec)
-        self._drain()
+        q = self.queue
+        q.append(rec)
+        head = q[0]
+        if head[ON] is not None and head[DELIV] is not None:
+            self._drain()
 
     def _flush_frames(self) -> None:
         # the base board's WAN frames from its tail: summaries only
@@ -235,6 +252,15 @@ class DeviceSession:
             elif not plain:
                 self._fate(rec, None, 0, False, False)
 
+    def _catch_up(self) -> None:
+        # the DSP without latency decides the alerts it lags behind on
+        off = self.off
+        if off is not None:
+            decide = off.decide
+            for rec in self.off_lag:
+                rec[OFF] = decide(rec[CODE], rec[T])
+        self.off_lag.clear()
+
     def _wan_starts(self) -> None:
         self.wan_active = True
         if self.off is None:
@@ -249,6 +275,7 @@ class DeviceSession:
     def _fork_table(self) -> None:
         # the replays without table eviction: until this alert they are the boards they widen
         self.forked = True
+        self.watch_table = True
         base, table = 0, len(self.boards)
         self._board(TABLE, self.boards[base].widened(MAX_SLOTS))
         self.table_col = table
@@ -267,6 +294,8 @@ class DeviceSession:
     # -- one alert, done --------------------------------------------------------------------
 
     def _diverged(self, rec: list[Any], dfwd: int, vfwd: int) -> None:
+        if rec[OFF] is None:
+            self._catch_up()
         code = rec[CODE]
         cls = classify(code, dfwd, self.critical)
         # which replays made it disappear
@@ -400,6 +429,7 @@ class DeviceSession:
         mismatched = mismatches(base.reported, self.on.discarded)
         if not (self.divergences or mismatched):
             return
+        self._catch_up()
         table_on = bool(active & TABLE)
         unexplained = False
         for (cls, mask, all_ok, all_table_ok), count in self.divergences.items():
@@ -510,7 +540,7 @@ def compare_session(plan: Plan, alerts: list[Alert], total: CompareResult,
         healthy_session(plan, alerts, total, rows)
         return
     a0 = alerts[0]
-    s = DeviceSession(plan, a0.device, a0.t_ms, a0.seq, rows)
+    s = DeviceSession(plan, a0.device, a0.t_ms, a0.seq, a0.line, rows)
     for a in alerts:
         s.push(a.t_ms, a.code, a.arrival_ms, a.seq, a.line)
     s.close(total)
