@@ -31,14 +31,24 @@ from hil.model.streams import Alert
 
 
 class PartitionActor:
-    """One partition on a Dask worker: an actor, so its sessions stay there between batches."""
+    """One partition on a Dask worker: an actor, so its sessions stay there between batches.
+    Calls to an actor may run in another order than they were made, so each batch comes with
+    its number and waits here until those before it have been taken."""
 
     def __init__(self, setup: Setup, fates: bool, max_examples: int) -> None:
         self.part = Partition(setup, fates=fates, max_examples=max_examples)
         self.worker = get_worker().address
+        self.next = 0
+        self.early: dict[int, Batch] = {}
 
-    def feed(self, batch: Batch) -> list[dict[str, Any]]:
-        return self.part.feed(batch)
+    def feed(self, number: int, batch: Batch) -> list[dict[str, Any]]:
+        """Take batch `number` (and any that came early after it); the fate rows done."""
+        self.early[number] = batch
+        rows: list[dict[str, Any]] = []
+        while self.next in self.early:
+            rows += self.part.feed(self.early.pop(self.next))
+            self.next += 1
+        return rows
 
     def finish(self) -> tuple[CompareResult, float, float, str]:
         return self.part.finish(), self.part.seconds, peak_rss_mb(), self.worker
@@ -104,8 +114,11 @@ class DaskEngine:
                     if rows and on_fates is not None:
                         on_fates(rows)
 
+            sent = [0] * parts
+
             def send(p: int) -> None:
-                pending[p].append(actors[p].feed(router.take(p)))
+                pending[p].append(actors[p].feed(sent[p], router.take(p)))
+                sent[p] += 1
                 settle(p, self.inflight)
 
             for x in events:

@@ -23,7 +23,6 @@ from hil.errors import HilError
 from hil.model.streams import Alert
 
 FatesSink = Callable[[list[dict[str, Any]]], None]
-ROWS_EVERY = 4096  # events between two hand-overs of fate rows
 
 
 class LocalEngine:
@@ -32,13 +31,14 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, jobs: int = 1, partitions: int | None = None, batch_size: int = 4096
-                 ) -> None:
+    def __init__(self, jobs: int = 1, partitions: int | None = None,
+                 batch_size: int | None = None) -> None:
         if jobs < 1:
             raise HilError(f"jobs: {jobs} is not a positive number of processes")
         self.jobs = jobs
         self.partitions = partitions or (1 if jobs == 1 else 8 * jobs)
-        self.batch_size = batch_size
+        # per partition: with more partitions each batch has more alerts of each device
+        self.batch_size = batch_size or (65_536 if self.partitions == 1 else 8_192)
 
     def run(self, events: Iterable[Alert | str], setup: Setup, *,
             on_fates: FatesSink | None = None, max_examples: int = 20) -> CompareResult:
@@ -51,27 +51,19 @@ class LocalEngine:
                 max_examples: int) -> CompareResult:
         t0 = time.perf_counter()
         part = Partition(setup, fates=on_fates is not None, max_examples=max_examples)
-        alert, end = part.alert, part.end
-        n = k = 0
+        router = Router(1, self.batch_size)
         for x in events:
-            if type(x) is str:
-                end(x)
-            else:
-                alert(x)  # type: ignore[arg-type]
-                n += 1
-            k += 1
-            if on_fates is not None and k % ROWS_EVERY == 0:
-                rows = part.take_rows()
-                if rows:
+            if (router.end(x) if type(x) is str else router.alert(x)) >= 0:  # type: ignore
+                rows = part.feed(router.take(0))
+                if on_fates is not None and rows:
                     on_fates(rows)
-        if on_fates is not None:
-            rows = part.take_rows()
-            if rows:
-                on_fates(rows)
+        rows = part.feed(router.take(0))
+        if on_fates is not None and rows:
+            on_fates(rows)
         res = part.finish()
         wall = time.perf_counter() - t0
-        res.partitions = Partitions(self.name, 1, [n], [wall], {"local": wall}, wall,
-                                    {"local": peak_rss_mb()})
+        res.partitions = Partitions(self.name, 1, [part.alerts], [part.seconds], {"local": wall},
+                                    wall, {"local": peak_rss_mb()})
         return res
 
     def _pool(self, events: Iterable[Alert | str], setup: Setup, on_fates: FatesSink | None,

@@ -10,9 +10,12 @@ in `Batch`es (columns, so that they pickle small and fast)."""
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hil.compare.result import CompareResult
@@ -29,6 +32,21 @@ Batch = tuple[list[str], list[int], list[int], list[int | None], list[int], list
 def partition_of(device: str, partitions: int) -> int:
     """Which of `partitions` partitions owns a device (stable across processes)."""
     return zlib.crc32(device.encode()) % partitions
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run with the cyclic garbage collector's first generation 50,000 allocations long
+    instead of 700: each alert allocates and frees a few small containers (its record, its
+    heap entries) while every open session's state lives on, and at the default threshold
+    the collector keeps traversing the lot (a quarter of the comparison's time). Nothing in a
+    comparison makes reference cycles; the threshold is restored on the way out."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 50_000), old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def peak_rss_mb() -> float:
@@ -86,24 +104,35 @@ class Partition:
             s.close(self.result)  # type: ignore[union-attr]
 
     def feed(self, batch: Batch) -> list[dict[str, Any]]:
-        """Take a batch; returns the fate rows it completed (with `fates`)."""
+        """Take a batch; returns the fate rows it completed (with `fates`). Each device's
+        events are taken together, in their order: the sessions are independent, and a
+        device's state stays in the cache while its alerts go through."""
         t0 = time.perf_counter()
         devices, ts, codes, arrivals, seqs, lines = batch
-        alert, end = self.alert, self.end
-        get = self.open.get
-        n = 0
+        by_device: dict[str, list[int]] = {}
         for k, dev in enumerate(devices):
-            code = codes[k]
-            if code == END:
-                end(dev)
-                continue
-            n += 1
-            s = get(dev)
-            if s is not None and type(s) is not list:
-                s.push(ts[k], code, arrivals[k], seqs[k], lines[k])  # type: ignore[union-attr]
+            ks = by_device.get(dev)
+            if ks is None:
+                by_device[dev] = [k]
             else:
-                alert(Alert(seqs[k], dev, ts[k], code, arrivals[k], lines[k]))
-        self.alerts += n
+                ks.append(k)
+        alert, end, get = self.alert, self.end, self.open.get
+        ends = 0
+        with fewer_collections():
+            for dev, ks in by_device.items():
+                s = get(dev)
+                for k in ks:
+                    code = codes[k]
+                    if code == END:
+                        end(dev)
+                        ends += 1
+                        s = None
+                    elif s is not None and type(s) is not list:
+                        s.push(ts[k], code, arrivals[k], seqs[k], lines[k])  # type: ignore
+                    else:
+                        alert(Alert(seqs[k], dev, ts[k], code, arrivals[k], lines[k]))
+                        s = get(dev)
+        self.alerts += len(devices) - ends
         self.seconds += time.perf_counter() - t0
         return self.take_rows()
 

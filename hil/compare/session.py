@@ -213,8 +213,8 @@ class DeviceSession:
         # nothing sent from now on arrives before t
         if heap[0][0] <= t:
             on.release(t)
-        heap = behind.heap
-        if heap and heap[0][0] <= t:
+        later = behind.heap
+        if later and later[0][0] <= t:
             behind.release(t)
         q = self.queue
         q.append(rec)
