@@ -126,7 +126,7 @@ class DaskEngine:
                 if p >= 0:
                     send(p)
             for p in range(parts):
-                if router.batches[p][0]:
+                if router.batches[p]:
                     send(p)
             for p in range(parts):
                 settle(p, 0)

@@ -110,7 +110,7 @@ class LocalEngine:
                 if p >= 0:
                     _put(inboxes[p % jobs], (p, router.take(p)), collect)
             for p in range(parts):
-                if router.batches[p][0]:
+                if router.batches[p]:
                     _put(inboxes[p % jobs], (p, router.take(p)), collect)
             for box in inboxes:
                 _put(box, None, collect)

@@ -165,14 +165,19 @@ class SessionBoard:
             self.idle_until(prev, t)
         elif t > prev:
             self.housekeeping(t)  # the ADVANCE's one step
-        r = self.lim.offer(code, (t + self.start) % TICKS_PERIOD if self.rate == 1_000_000
-                           else self.ticks(t))
+        now = (t + self.start) % TICKS_PERIOD if self.rate == 1_000_000 else self.ticks(t)
+        lim = self.lim
+        r = lim.offer(code, now)
         self.dirty = True
         if r & FORWARD:
             self.wan.append((t, i))
             if r & STARTED:
                 self.wan.append((t, -1))  # the STARTED summary frame follows the alert
-        self.housekeeping(t)
+        # the main loop's housekeeping; mostly time has not moved since the ADVANCE's poll
+        # and the offer queued nothing: then only a snapshot write can be due
+        if now != self.polled_at or lim.pending() or (
+                self.persist and t - self.saved_at >= self.interval):
+            self.housekeeping(t)
         self.prev_t = t
         return r
 
