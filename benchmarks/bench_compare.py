@@ -1,14 +1,20 @@
-"""Comparison throughput and memory on a large generated stream (streamed, bounded memory).
+"""Comparison throughput, scale-out and memory on large generated streams (streamed, bounded
+memory).
 
     .venv/bin/python -m benchmarks.bench_compare [--alerts 10000000] [--devices 100000]
-                                                 [--jobs 1] [--json]
+        [--engine dask] [--jobs 1,2] [--storm 1000000] [--json]
 
-The stream is generated lazily in event-time order: a rotating cohort of storming devices
-(1% of the devices at a time, each storm lasting a few windows, several alert codes) over a
-background of healthy devices sending now and then. Prints alerts/s of the full comparison
-(three pipelines + cause attribution), the same stream's generation rate alone (baseline of the
-same run), device sessions, and peak RSS (resource.getrusage) after a run 10x smaller and after
-the full run, so that "bounded memory" is a measured ratio. Measured, never asserted.
+The fleet stream is generated lazily in event-time order: a rotating cohort of storming
+devices (1% of the devices at a time, each storm lasting a few windows, several alert codes)
+over a background of healthy devices sending now and then. It is compared once per entry of
+--jobs (the same engine with that many workers: by default a Dask LocalCluster, as
+`hil compare --engine dask --jobs N`); printed beside the same stream's generation rate alone
+(the reader's share of the work: this process generates, cuts and routes the stream while the
+workers compare), with the speed-up of the last entry over the first, the partitions' load
+(max/mean of the seconds their workers spent on them) and each run's peak RSS.
+
+Then one device storming alone (--storm alerts, and a tenth of that, each in a fresh process):
+its peak RSS must not grow with the storm's length. Measured, never asserted.
 """
 
 from __future__ import annotations
@@ -16,16 +22,26 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hil.compare import Latency, Perturbations, Setup, compare_stream  # noqa: E402
+from hil.compare import (  # noqa: E402
+    CompareResult,
+    Engine,
+    Latency,
+    LocalEngine,
+    Perturbations,
+    Setup,
+    compare_stream,
+)
+from hil.compare.partition import peak_rss_mb  # noqa: E402
 from hil.model.policy import PolicyConfig  # noqa: E402
 from hil.model.streams import Alert  # noqa: E402
 
@@ -53,64 +69,128 @@ def generate(n: int, devices: int, seed: int = 1) -> Iterator[Alert]:
         yield Alert(i, dev, t, CODES[rng.randrange(4)], None, i + 1)
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def storm(n: int, seed: int = 2) -> Iterator[Alert]:
+    """One device storming without a break: 20 alerts/s over 6 codes (more than it takes to
+    go red and throttle every one of them), for n alerts."""
+    rng = random.Random(seed)
+    t = 0
+    for i in range(n):
+        t += rng.randint(0, 100)
+        yield Alert(i, "M0000001", t, (*CODES, 0x8F32, 0x8F33)[rng.randrange(6)], None, i + 1)
+
+
+def setup(jitter_ms: int) -> Setup:
+    return Setup(CFG, CFG, Perturbations(latency=Latency(50, jitter_ms)))
+
+
+def engine(name: str, jobs: int) -> Engine:
+    if name == "dask":
+        # here, not at the top: the local engine's figures need no dask
+        from hil.compare.engine_dask import DaskEngine
+
+        return DaskEngine(jobs=jobs)
+    return LocalEngine(jobs=jobs)
+
+
+def fleet_run(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    res = compare_stream(generate(args.alerts, args.devices), setup(args.latency_jitter_ms),
+                         engine=engine(args.engine, jobs))
+    dt = time.perf_counter() - t0
+    parts = res.to_dict()["partitions"]
+    return {"jobs": jobs, "seconds": round(dt, 1), "alerts_per_s": round(args.alerts / dt),
+            "partitions": parts["count"],
+            "partition_load_max_over_mean": parts["seconds_max_over_mean"],
+            "partition_alerts_max_over_mean": parts["alerts_max_over_mean"],
+            "worker_seconds": parts["worker_seconds"],
+            "peak_rss_mb": {"reader": round(peak_rss_mb(), 1),
+                            **parts["worker_peak_rss_mb"]},
+            "result": res}
+
+
+def storm_run(n: int, jitter_ms: int) -> dict[str, Any]:
+    """One device's storm in this process (run through --storm-child, a fresh process)."""
+    t0 = time.perf_counter()
+    res = compare_stream(storm(n), setup(jitter_ms))
+    dt = time.perf_counter() - t0
+    return {"alerts": n, "seconds": round(dt, 1), "alerts_per_s": round(n / dt),
+            "device_sessions": res.counters["device_sessions"],
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def storm_in_child(n: int, jitter_ms: int) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_compare", "--storm-child",
+                          str(n), "--latency-jitter-ms", str(jitter_ms)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def summary(res: CompareResult) -> dict[str, Any]:
+    return {"metrics": res.metrics(),
+            "divergences": {k: v for k, v in res.counters.items()
+                            if k in ("lost_at_device", "extra_wan_traffic",
+                                     "suppressed_count_mismatch", "critical_lost_at_device")},
+            "causes": res.to_dict()["causes"], "device_sessions": res.counters["device_sessions"]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--alerts", type=int, default=10_000_000)
     ap.add_argument("--devices", type=int, default=100_000)
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--engine", choices=("local", "dask"), default="dask")
+    ap.add_argument("--jobs", default="1,2", help="worker counts to run, comma-separated")
+    ap.add_argument("--storm", type=int, default=1_000_000,
+                    help="alerts of the single storming device (0: skip)")
     ap.add_argument("--latency-jitter-ms", type=int, default=2000)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--storm-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.storm_child:
+        print(json.dumps(storm_run(args.storm_child, args.latency_jitter_ms)))
+        return
 
     base_n = min(args.alerts, 1_000_000)
     t0 = time.perf_counter()
     for _ in generate(base_n, args.devices):
         pass
     gen_rate = base_n / (time.perf_counter() - t0)
-    rss0 = peak_rss_mb()
 
-    setup = Setup(CFG, CFG, Perturbations(latency=Latency(50, args.latency_jitter_ms)))
-    # A run 10x smaller first: peak RSS is a high-water mark, so the ratio of the full run's
-    # peak to this one's shows (or refutes) bounded memory within one invocation.
-    small_n = max(1, args.alerts // 10)
-    compare_stream(generate(small_n, args.devices), setup, jobs=args.jobs)
-    rss_small = peak_rss_mb()
-    t0 = time.perf_counter()
-    res = compare_stream(generate(args.alerts, args.devices), setup, jobs=args.jobs)
-    dt = time.perf_counter() - t0
-    rate = args.alerts / dt
+    runs = [fleet_run(args, int(j)) for j in args.jobs.split(",")]
+    first, last = runs[0], runs[-1]
+    same = all(summary(r["result"]) == summary(first["result"]) for r in runs)
+    storms = [storm_in_child(max(1, args.storm // 10), args.latency_jitter_ms),
+              storm_in_child(args.storm, args.latency_jitter_ms)] if args.storm else []
     out = {
-        "alerts": args.alerts, "devices": args.devices, "jobs": args.jobs,
-        "seconds": round(dt, 1), "alerts_per_s": round(rate),
+        "alerts": args.alerts, "devices": args.devices, "engine": args.engine,
         "generation_alerts_per_s": round(gen_rate),
-        "compare_cost_vs_generation": round(gen_rate / rate, 1),
-        "device_sessions": res.counters["device_sessions"],
-        "peak_rss_mb_before": round(rss0, 1),
-        "peak_rss_mb_after_tenth_run": round(rss_small, 1), "tenth_run_alerts": small_n,
-        "peak_rss_mb_after": round(peak_rss_mb(), 1),
-        "peak_rss_ratio_full_vs_tenth": round(peak_rss_mb() / rss_small, 3),
-        "metrics": res.metrics(),
-        "divergences": {k: v for k, v in res.counters.items()
-                        if k in ("lost_at_device", "extra_wan_traffic",
-                                 "suppressed_count_mismatch", "critical_lost_at_device")},
-        "causes": res.causes,
+        "runs": [{k: v for k, v in r.items() if k != "result"} for r in runs],
+        "speed_up_last_over_first": round(first["seconds"] / last["seconds"], 2),
+        "same_result_every_run": same,
+        "single_device_storm": storms,
+        "storm_peak_rss_ratio": round(storms[1]["peak_rss_mb"] / storms[0]["peak_rss_mb"], 3)
+        if storms else None,
+        **summary(last["result"]),
     }
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{args.alerts:,} alerts, {args.devices:,} devices, jobs={args.jobs}: "
-          f"{dt:.1f} s = {rate:,.0f} alerts/s "
-          f"(generation alone {gen_rate:,.0f}/s: compare costs {out['compare_cost_vs_generation']}x)")
-    print(f"device sessions: {out['device_sessions']:,}; peak RSS {out['peak_rss_mb_before']} MB "
-          f"before the comparisons, {out['peak_rss_mb_after_tenth_run']} MB after a {small_n:,}-"
-          f"alert run, {out['peak_rss_mb_after']} MB after the full run: ratio "
-          f"{out['peak_rss_ratio_full_vs_tenth']} for 10x the alerts")
+    print(f"{args.alerts:,} alerts, {args.devices:,} devices, engine {args.engine}; "
+          f"generation alone {gen_rate:,.0f} alerts/s")
+    for r in out["runs"]:
+        print(f"  {r['jobs']} worker(s): {r['seconds']:.1f} s = {r['alerts_per_s']:,} alerts/s; "
+              f"{r['partitions']} partitions, load max/mean {r['partition_load_max_over_mean']} "
+              f"(alerts max/mean {r['partition_alerts_max_over_mean']}); "
+              f"peak RSS MB {r['peak_rss_mb']}")
+    print(f"speed-up {last['jobs']} vs {first['jobs']} worker(s): "
+          f"{out['speed_up_last_over_first']}x; same result every run: {same}")
+    for s in storms:
+        print(f"one device storming: {s['alerts']:,} alerts in {s['seconds']} s "
+              f"({s['alerts_per_s']:,}/s, {s['device_sessions']} session), "
+              f"peak RSS {s['peak_rss_mb']} MB")
+    if storms:
+        print(f"peak RSS ratio for 10x the storm: {out['storm_peak_rss_ratio']}")
     print(f"metrics: {json.dumps(out['metrics'])}")
-    print(f"divergences: {json.dumps(out['divergences'])}; causes: {json.dumps(res.causes)}")
+    print(f"divergences: {json.dumps(out['divergences'])}; causes: {json.dumps(out['causes'])}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ frames, which the DSP counts as alerts of code 0x8FFE). Every divergence between
 DSP is classified (lost at the device, extra WAN traffic, suppressed-count mismatch) and given
 a cause by replaying the device with each perturbation removed (docs/dsp-model.md).
 
+The per-device work runs in this process (--engine local, the default; --jobs N forks N worker
+processes) or on a Dask cluster (--engine dask: a LocalCluster of --jobs workers started for the
+run, or the cluster at --scheduler); the result is the same whatever the engine, and the JSON
+output says how the devices were partitioned.
+
 With --dsp-results, also checks the DSP model and the device against a real DSP's filter
 results (CSV, JSONL or Parquet; schema in docs/dsp-model.md), out of core, reporting
 disagreements with line numbers. --html writes an analyst's report of the comparison.
@@ -35,7 +40,9 @@ from firmware_model.board import RESET_KINDS
 from hil.compare import (
     CLASSES,
     CompareResult,
+    Engine,
     Latency,
+    LocalEngine,
     Perturbations,
     RealCheck,
     Setup,
@@ -89,8 +96,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slots", type=_positive_int, default=16,
                         help="device limiter code slots (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed for latency and tick start")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="where the per-device work runs: local (this process, or --jobs "
+                             "forked processes) or dask (a Dask cluster: a LocalCluster of "
+                             "--jobs workers started for the run, or --scheduler's)")
     parser.add_argument("--jobs", type=_positive_int, default=1,
                         help="worker processes (devices are partitioned across them)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="join this Dask cluster instead of starting one (implies "
+                             "--engine dask)")
+    parser.add_argument("--partitions", type=int, metavar="N",
+                        help="device partitions (a stable hash; default 8 per worker)")
     parser.add_argument("--json", metavar="OUT", help="write the full result as JSON ('-': stdout)")
     parser.add_argument("--fates", metavar="OUT",
                         help="write every alert's fate in each pipeline as JSON Lines, or "
@@ -188,6 +204,17 @@ def _check_writable(opt: str, p: Path) -> None:
         p.unlink()
 
 
+def _engine(args: argparse.Namespace) -> Engine:
+    if args.partitions is not None and args.partitions < 1:
+        raise ConfigError(f"--partitions: {args.partitions} is not a positive number")
+    if args.engine == "dask" or args.scheduler:
+        # here, not at the top: dask is imported only by a run that uses it
+        from hil.compare.engine_dask import DaskEngine
+
+        return DaskEngine(jobs=args.jobs, scheduler=args.scheduler, partitions=args.partitions)
+    return LocalEngine(jobs=args.jobs, partitions=args.partitions)
+
+
 def run(args: argparse.Namespace) -> int:
     dev_cfg = load_config(args.config)
     dsp_cfg = load_config(args.dsp_config) if args.dsp_config else dev_cfg
@@ -218,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = compare_stream(progress.track(alerts) if progress else alerts, setup,
                                     errors=bad, path=str(args.alerts),
-                                    on_fates=sinks if sinks.wanted else None, jobs=args.jobs)
+                                    on_fates=sinks if sinks.wanted else None,
+                                    engine=_engine(args))
         finally:
             if progress is not None:
                 progress.close()
@@ -307,7 +335,7 @@ def table(result: CompareResult, real: RealCheck | None = None,
     lines += ["", "divergence (device-only vs DSP-only)   count  causes", "-" * 72]
     for cls in CLASSES:
         causes = result.causes.get(cls, {})
-        cs = ", ".join(f"{k}={v}" for k, v in sorted(causes.items(), key=lambda x: -x[1]))
+        cs = ", ".join(f"{k}={v}" for k, v in sorted(causes.items(), key=lambda x: (-x[1], x[0])))
         lines.append(f"{cls:<38} {result.counters[cls]:>6}  {cs}")
     if real is not None:
         lines += ["", "real DSP results                count", "-" * 48]

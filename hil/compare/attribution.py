@@ -1,22 +1,29 @@
 """What diverges between the device and the DSP in one device session, and why.
 
-A pair run (`run_pair`) puts a session through both sides, device-only and DSP-only, and
-classifies every divergence: per alert (lost at the device, critical lost, extra WAN traffic)
-and per code (the suppressed count the device reported against the count the DSP discarded).
-`attribute` names a cause for each: the session is replayed with each active perturbation
-("knob") removed, one at a time; a divergence that disappears when knob k is removed is k's.
-If no single knob explains it, all are removed together: if it then disappears the cause is the
-knobs joined by "+", else `unknown` (docs/dsp-model.md "The comparison")."""
+A pair run puts a session through both sides, device-only and DSP-only, and classifies every
+divergence: per alert (lost at the device, critical lost, extra WAN traffic) and per code (the
+suppressed count the device reported against the count the DSP discarded). Attribution names
+a cause for each: the session is replayed with each active perturbation ("knob") removed, one
+at a time; a divergence that disappears when knob k is removed is k's. If no single knob
+explains it, all are removed together: if it then disappears the cause is the knobs joined by
+"+", else `unknown` (docs/dsp-model.md "The comparison").
+
+`Knobs` says, for a run's settings, which knobs a session can have and which device replay
+each removal needs; hil/compare/session.py runs those replays alongside the session's main
+pipelines as it streams, and `causes` turns what each replay decided into the cause list once
+the session's active knobs are known. `run_pair` is the pair run of a session held whole."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from firmware_model.limiter import FORWARD
-from hil.compare.dsp_side import arrival_times, dsp_only
+from hil.compare.dsp_side import ArrivalClock, DspOnly
 from hil.compare.replay import DeviceReplay, DeviceRun
 from hil.compare.settings import MAX_SLOTS, Setup
-from hil.model.policy import WINDOW_KEYS
+from hil.model.dsp import FORWARD
+from hil.model.policy import WINDOW_KEYS, PolicyConfig
 from hil.model.streams import Alert
 
 # divergence classes (device-only vs DSP-only)
@@ -36,10 +43,97 @@ CONFIG_DIFFERENCE = "config_difference"    # other policy keys differ
 UNKNOWN = "unknown"
 CAUSES = (WAN_LATENCY, CLOCK_SKEW, DEVICE_RESET, TABLE_EVICTION, WINDOW_ALIGNMENT,
           CONFIG_DIFFERENCE)
+BIT = {k: 1 << n for n, k in enumerate(CAUSES)}  # a set of knobs as an int
 
-# the DSP-only pipeline of a session, with and without latency: (decisions, ThrottledAlertCount,
-# ThrottledAlertSequenceId, arrivals); only WAN_LATENCY changes it, so replays share it
-DspCache = dict[bool, tuple[list[int], list[int], list[int], list[int]]]
+
+def classify(code: int, dsp_forwarded: int, critical: frozenset[int]) -> str:
+    """The class of an alert that one side forwarded and the other did not."""
+    if dsp_forwarded:
+        return CRITICAL_LOST if code in critical else LOST_AT_DEVICE
+    return EXTRA_WAN
+
+
+def mismatches(reported: dict[int, int], discarded: dict[int, int]
+               ) -> dict[int, tuple[int, int]]:
+    """code -> (suppressed count the device reported, alerts the DSP discarded), where they
+    differ."""
+    out = {}
+    for code in set(discarded) | set(reported):
+        r, x = reported.get(code, 0), discarded.get(code, 0)
+        if r != x:
+            out[code] = (r, x)
+    return out
+
+
+def causes(mask: int, active: int, combined_ok: bool) -> list[str]:
+    """The causes of one divergence: the active knobs (`active`, a BIT set) whose removal
+    alone made it disappear (`mask`); if none did, the active knobs joined by "+" when
+    removing them all together made it disappear (`combined_ok`), else `unknown`."""
+    found = [k for k in CAUSES if mask & active & BIT[k]]
+    if found:
+        return found
+    knobs = [k for k in CAUSES if active & BIT[k]]
+    return ["+".join(knobs) if knobs and combined_ok else UNKNOWN]
+
+
+class Knobs:
+    """The knobs of a run's settings: `static(device, t0)`, those a session has from its start
+    (clock skew, the device's resets, the configuration differences); `wan_latency` and
+    `table_eviction` become active as the session goes (an arrival other than the event
+    time, the device's first use of its overflow slot). `replay(removed)`: the device replay
+    with the knobs in `removed` taken out (one per set, shared by the run's sessions)."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        p = setup.perturbations
+        # summary_interval_ms is device-only: it moves summaries in time, never counts or
+        # decisions
+        diff = [k for k in setup.dev_cfg.differences(setup.dsp_cfg) if k != "summary_interval_ms"]
+        self.config_bits = (BIT[WINDOW_ALIGNMENT] if any(k in WINDOW_KEYS for k in diff) else 0) \
+            | (BIT[CONFIG_DIFFERENCE] if any(k not in WINDOW_KEYS for k in diff) else 0)
+        self.skew_bit = BIT[CLOCK_SKEW] if p.skew_ppm else 0
+        self.reset_devices = {r[0] for r in p.resets}
+        self.last_reset = max((int(r[1]) for r in p.resets), default=-1)
+        self._replays: dict[int, DeviceReplay] = {}
+
+    def static(self, device: str, t0: int) -> int:
+        bits = self.skew_bit | self.config_bits
+        if t0 <= self.last_reset and (device in self.reset_devices or "*" in self.reset_devices):
+            if any(r[0] >= t0 for r in self.setup.perturbations.resets_for(device)):
+                bits |= BIT[DEVICE_RESET]
+        return bits
+
+    def replay(self, removed: int) -> DeviceReplay:
+        r = self._replays.get(removed)
+        if r is None:
+            setup = self.setup
+            p = setup.perturbations
+            r = self._replays[removed] = DeviceReplay(
+                device_config(setup, removed), p, skew=not removed & BIT[CLOCK_SKEW],
+                resets=not removed & BIT[DEVICE_RESET],
+                slots=MAX_SLOTS if removed & BIT[TABLE_EVICTION] else p.slots)
+        return r
+
+
+def device_config(setup: Setup, removed: int) -> PolicyConfig:
+    """The device's configuration with the configuration knobs in `removed` taken out."""
+    dcfg = setup.dev_cfg
+    if removed & BIT[WINDOW_ALIGNMENT]:
+        dcfg = dcfg.replace(**{k: getattr(setup.dsp_cfg, k) for k in WINDOW_KEYS})
+    if removed & BIT[CONFIG_DIFFERENCE]:
+        keep = {k: getattr(dcfg, k) for k in (*WINDOW_KEYS, "summary_interval_ms")}
+        dcfg = setup.dsp_cfg.replace(**keep)
+    return dcfg
+
+
+def bits_of(knobs: Iterable[str]) -> int:
+    out = 0
+    for k in knobs:
+        out |= BIT[k]
+    return out
+
+
+# -- a session held whole ----------------------------------------------------------------------
 
 
 @dataclass
@@ -55,46 +149,28 @@ class PairRun:
     mismatched: dict[int, tuple[int, int]]  # code -> (device reported, DSP discarded)
 
 
-def run_pair(alerts: list[Alert], setup: Setup, removed: frozenset[str] = frozenset(),
-             dsp_cache: DspCache | None = None) -> PairRun:
+def run_pair(alerts: list[Alert], setup: Setup, removed: frozenset[str] = frozenset()
+             ) -> PairRun:
     """Both sides on one session (alerts of one device, in event order), with the knobs in
     `removed` taken out."""
     p = setup.perturbations
-    dcfg = setup.dev_cfg
-    if WINDOW_ALIGNMENT in removed:
-        dcfg = dcfg.replace(**{k: getattr(setup.dsp_cfg, k) for k in WINDOW_KEYS})
-    if CONFIG_DIFFERENCE in removed:
-        keep = {k: getattr(dcfg, k) for k in (*WINDOW_KEYS, "summary_interval_ms")}
-        dcfg = setup.dsp_cfg.replace(**keep)
-    if dsp_cache is None:
-        dsp_cache = {}
-    lat_on = WAN_LATENCY not in removed
-    if lat_on not in dsp_cache:
-        arr = arrival_times(alerts, p.latency, p.seed, lat_on)
-        dsp_cache[lat_on] = (*dsp_only(alerts[0].device, [a.code for a in alerts], arr,
-                                       setup.dsp_cfg), arr)
-    dsp, tc, sid, arr = dsp_cache[lat_on]
-    dev = DeviceReplay(dcfg, p, skew=CLOCK_SKEW not in removed,
-                       resets=DEVICE_RESET not in removed,
-                       slots=MAX_SLOTS if TABLE_EVICTION in removed else p.slots).run(alerts)
-    critical = setup.critical
-    divergent: dict[int, str] = {}
-    discarded: dict[int, int] = {}
+    device, t0 = alerts[0].device, alerts[0].t_ms
+    if WAN_LATENCY in removed:
+        arr = [a.t_ms for a in alerts]
+    else:
+        clock = ArrivalClock(p.latency, p.seed, device, t0)
+        arr = [clock(a.t_ms, a.arrival_ms) for a in alerts]
+    recs: list[list[Any]] = [[0, 0, 0] for _ in alerts]
+    only = DspOnly(setup.dsp_cfg, device)
     for i, a in enumerate(alerts):
-        d = dsp[i] & FORWARD
-        if not d:
-            discarded[a.code] = discarded.get(a.code, 0) + 1
-        if d != dev.dec[i] & FORWARD:
-            if d:
-                divergent[i] = CRITICAL_LOST if a.code in critical else LOST_AT_DEVICE
-            else:
-                divergent[i] = EXTRA_WAN
-    mismatched = {}
-    for code in set(discarded) | set(dev.reported):
-        r, x = dev.reported.get(code, 0), discarded.get(code, 0)
-        if r != x:
-            mismatched[code] = (r, x)
-    return PairRun(dsp, tc, sid, arr, dev, divergent, mismatched)
+        only.push(i, recs[i], a.code, arr[i])
+    only.flush()
+    dsp, tc, sid = ([r[k] for r in recs] for k in range(3))
+    dev = Knobs(setup).replay(bits_of(removed)).run(alerts)
+    critical = setup.critical
+    divergent = {i: classify(a.code, dsp[i] & FORWARD, critical)
+                 for i, a in enumerate(alerts) if dsp[i] & FORWARD != dev.dec[i] & FORWARD}
+    return PairRun(dsp, tc, sid, arr, dev, divergent, mismatches(dev.reported, only.discarded))
 
 
 def decisions(alerts: list[Alert], setup: Setup) -> tuple[list[int], list[int]]:
@@ -102,60 +178,3 @@ def decisions(alerts: list[Alert], setup: Setup) -> tuple[list[int], list[int]]:
     FORWARD or FORWARD | STARTED: the alert-by-alert agreement check of docs/policy.md."""
     p = run_pair(alerts, setup)
     return p.dsp, p.dev.dec
-
-
-@dataclass
-class Attribution:
-    """The causes of a session's divergences, most specific first."""
-
-    causes: dict[int, list[str]]       # alert index -> causes of its divergence
-    code_causes: dict[int, list[str]]  # code -> causes of its count mismatch
-    replays: int                       # pair runs it took
-
-
-def attribute(alerts: list[Alert], setup: Setup, base: PairRun, dsp_cache: DspCache
-              ) -> Attribution:
-    """Name a cause for every divergence of `base` (the session's pair run with nothing
-    removed) by replaying the session with knobs removed."""
-    causes: dict[int, list[str]] = {}
-    code_causes: dict[int, list[str]] = {}
-    if not (base.divergent or base.mismatched):
-        return Attribution(causes, code_causes, 0)
-    knobs = _active_knobs(alerts, setup, base)
-    replays = {k: run_pair(alerts, setup, frozenset((k,)), dsp_cache) for k in knobs}
-    n = len(knobs)
-    for i in base.divergent:
-        causes[i] = [k for k in knobs if i not in replays[k].divergent]
-    for code in base.mismatched:
-        code_causes[code] = [k for k in knobs if code not in replays[k].mismatched]
-    if any(not v for v in causes.values()) or any(not v for v in code_causes.values()):
-        allp = run_pair(alerts, setup, frozenset(knobs), dsp_cache)
-        n += 1
-        combined = "+".join(knobs) if knobs else UNKNOWN
-        for i, v in causes.items():
-            if not v:
-                v.append(combined if i not in allp.divergent else UNKNOWN)
-        for code, v in code_causes.items():
-            if not v:
-                v.append(combined if code not in allp.mismatched else UNKNOWN)
-    return Attribution(causes, code_causes, n)
-
-
-def _active_knobs(alerts: list[Alert], setup: Setup, base: PairRun) -> list[str]:
-    p = setup.perturbations
-    knobs = []
-    if any(x != a.t_ms for x, a in zip(base.arrivals, alerts, strict=True)):
-        knobs.append(WAN_LATENCY)
-    if p.skew_ppm:
-        knobs.append(CLOCK_SKEW)
-    if [r for r in p.resets_for(alerts[0].device) if r[0] >= alerts[0].t_ms]:
-        knobs.append(DEVICE_RESET)
-    if base.dev.overflow_uses:
-        knobs.append(TABLE_EVICTION)
-    # summary_interval_ms is device-only: it moves summaries in time, never counts or decisions
-    diff = [k for k in setup.dev_cfg.differences(setup.dsp_cfg) if k != "summary_interval_ms"]
-    if any(k in WINDOW_KEYS for k in diff):
-        knobs.append(WINDOW_ALIGNMENT)
-    if any(k not in WINDOW_KEYS for k in diff):
-        knobs.append(CONFIG_DIFFERENCE)
-    return knobs

@@ -8,11 +8,19 @@ ticks: (device-local ms + start) % 2**30, with the perturbations' clock skew. So
 run can be replayed exactly (hil/harness/metrics.py does), and a replay with one perturbation
 switched off says what that perturbation changed (hil/compare/attribution.py).
 
+A replay streams: `DeviceReplay.start` gives the session's `SessionBoard`, which takes the
+session's alerts one at a time and keeps only the board's own state (its limiter, its flash,
+the suppressed counts it reported so far), so a storm of any length replays in the same memory.
+`DeviceReplay.run` is the list form, for a session held whole.
+
 tests/test_compare.py pins the replay to the board: the same alerts and resets through
 firmware_model/board.py give the same decisions and the same reported suppressed counts."""
 
 from __future__ import annotations
 
+import random
+
+from firmware_model.crc import crc16
 from firmware_model.limiter import CLOSED, FORWARD, ONGOING, STARTED, Config, Limiter
 from firmware_model.ticks import TICKS_PERIOD
 from hil.compare.settings import Perturbations, seeded_rng
@@ -21,7 +29,7 @@ from hil.model.streams import Alert
 
 
 class DeviceRun:
-    """What the device did in one session."""
+    """What the device did in one session (the list form of a replay)."""
 
     __slots__ = ("dec", "wan", "reported", "overflow_uses")
 
@@ -34,8 +42,9 @@ class DeviceRun:
 
 
 class DeviceReplay:
-    """The device side of one comparison: `run(alerts)` replays a session (the alerts of one
-    device, in event order) and returns its `DeviceRun`.
+    """The device side of one comparison: `start(device, t0)` begins a session (the alerts of
+    one device, in event order, the first at t0) and returns its `SessionBoard`; `run(alerts)`
+    replays a whole session and returns its `DeviceRun`.
 
     `skew`, `resets`: whether the perturbations' clock skew and resets apply (attribution
     replays without them); `slots`: the limiter's code slots (default the perturbations')."""
@@ -52,39 +61,24 @@ class DeviceReplay:
         # sent every summary
         self.tail_ms = 2 * max(cfg.device_window_ms, cfg.code_window_ms) \
             * (1_000_000 + abs(self.ppm)) // 1_000_000 + cfg.summary_interval_ms + self.poll_ms
+        self.config = _device_config(cfg)
+
+    def start(self, device: str, t0: int, wan: list[tuple[int, int]] | None = None
+              ) -> SessionBoard:
+        """The board of a session whose first alert is at t0; its WAN frames (send time, alert
+        index or -1 for a summary) are appended to `wan` if given."""
+        return SessionBoard(self, device, t0, wan)
 
     def run(self, alerts: list[Alert]) -> DeviceRun:
-        p = self.perturbations
-        t0 = alerts[0].t_ms
-        tail = self.tail_ms
-        board = _Board(self, alerts[0].device, t0)
-        resets = [r for r in p.resets_for(alerts[0].device) if r[0] >= t0] \
-            if self.apply_resets else []
-        ri = 0
-        prev_t = t0
+        out = DeviceRun()
+        board = self.start(alerts[0].device, alerts[0].t_ms, out.wan)
+        dec = out.dec
         for i, a in enumerate(alerts):
-            t = a.t_ms
-            # resets up to this alert: the ones at its own ms unless they fall after it
-            while ri < len(resets) and (resets[ri][0] < t or (
-                    resets[ri][0] == t and not resets[ri][2])):
-                rt, kind, _ = resets[ri]
-                ri += 1
-                board.idle_until(prev_t, rt)
-                board.reboot(rt, kind)
-                prev_t = rt
-            board.idle_until(prev_t, t)
-            board.alert(i, a.code, t)
-            prev_t = t
-        last = prev_t
-        for rt, kind, _ in resets[ri:]:  # resets in the tail (later ones: the next session's)
-            if rt > last + tail:
-                break
-            board.idle_until(prev_t, rt)
-            board.reboot(rt, kind)
-            prev_t = rt
-        board.idle_until(prev_t, prev_t + tail + 1)
-        board.out.overflow_uses += board.lim.stats()["overflow_uses"]
-        return board.out
+            dec.append(board.alert(i, a.code, a.t_ms))
+        board.finish()
+        out.reported = board.reported
+        out.overflow_uses = board.overflow_uses()
+        return out
 
 
 _DEVICE_CONFIGS: dict[PolicyConfig, Config] = {}
@@ -100,18 +94,34 @@ def _device_config(cfg: PolicyConfig) -> Config:
     return c
 
 
-class _Board:
-    """One session's board (firmware_model/board.py Board): its limiter, its ticks, the
-    snapshot in its flash, and its persistence state (a change not yet written, and when the
-    last write was)."""
+class _NoFrames:
+    """Where an attribution replay's WAN frames go: nowhere (only its decisions count)."""
 
-    __slots__ = ("out", "config", "slots", "t0", "rate", "start", "rng", "restart_ticks",
-                 "persist", "interval", "poll_ms", "tail", "lim", "blob", "dirty", "saved_at")
+    __slots__ = ()
 
-    def __init__(self, replay: DeviceReplay, device: str, t0: int) -> None:
+    def append(self, frame: tuple[int, int]) -> None:
+        pass
+
+
+_NO_FRAMES = _NoFrames()
+
+
+class SessionBoard:
+    """One session's board (firmware_model/board.py Board) as the session goes: its limiter,
+    its ticks, the snapshot in its flash, its persistence state (a change not yet written, and
+    when the last write was), and the resets still to come. `alert` takes the session's alerts
+    in event order and returns each decision; `finish` runs the tail after the last one."""
+
+    __slots__ = ("wan", "reported", "config", "slots", "t0", "rate", "start", "rng",
+                 "restart_ticks", "persist", "interval", "poll_ms", "tail", "lim", "blob",
+                 "dirty", "saved_at", "resets", "prev_t", "overflow_before", "polled_at")
+
+    def __init__(self, replay: DeviceReplay, device: str, t0: int,
+                 wan: list[tuple[int, int]] | None) -> None:
         p = replay.perturbations
-        self.out = DeviceRun()
-        self.config = _device_config(replay.cfg)
+        self.wan = wan if wan is not None else _NO_FRAMES
+        self.reported: dict[int, int] = {}  # code -> suppressed count reported in summaries
+        self.config = replay.config
         self.slots = replay.slots
         self.t0 = t0
         self.rate = 1_000_000 + replay.ppm
@@ -127,32 +137,84 @@ class _Board:
         self.blob: bytes | None = None
         self.dirty = False
         self.saved_at = p.booted_ms if p.booted_ms is not None else t0 - self.interval
+        # (t_ms, kind, after) still to come, soonest last (popped as the session passes them)
+        self.resets = [r for r in reversed(p.resets_for(device)) if r[0] >= t0] \
+            if replay.apply_resets else []
+        self.prev_t = t0
+        self.overflow_before = 0  # overflow uses of the limiters before the last reboot
+        self.polled_at = -1       # the ticks of the last poll (since boot)
 
     def ticks(self, t: int) -> int:
         # the device's own clock: skewed relative to true time, offset, wrapping at 2**30
         t0 = self.t0
         return (t0 + (t - t0) * self.rate // 1_000_000 + self.start) % TICKS_PERIOD
 
-    def alert(self, i: int, code: int, t: int) -> None:
-        # the ALERT command: offer, send what is forwarded, then the main loop's housekeeping
-        r = self.lim.offer(code, self.ticks(t))
+    def alert(self, i: int, code: int, t: int) -> int:
+        """The session's alert i (code, event time t, not before the previous one): the resets
+        and idle polls up to it, then the ALERT command: offer, send what is forwarded, and the
+        main loop's housekeeping."""
+        resets = self.resets
+        # resets up to this alert: the ones at its own ms unless they fall after it
+        while resets and (resets[-1][0] < t or (resets[-1][0] == t and not resets[-1][2])):
+            rt, kind, _ = resets.pop()
+            self.idle_until(self.prev_t, rt)
+            self.reboot(rt, kind)
+            self.prev_t = rt
+        prev = self.prev_t
+        if t - prev > self.poll_ms:
+            self.idle_until(prev, t)
+        elif t > prev:
+            self.housekeeping(t)  # the ADVANCE's one step
+        now = (t + self.start) % TICKS_PERIOD if self.rate == 1_000_000 else self.ticks(t)
+        lim = self.lim
+        r = lim.offer(code, now)
         self.dirty = True
-        out = self.out
-        out.dec.append(r)
         if r & FORWARD:
-            out.wan.append((t, i))
-        if r & STARTED:
-            out.wan.append((t, -1))  # the STARTED summary frame follows the alert
-        self.housekeeping(t)
+            self.wan.append((t, i))
+            if r & STARTED:
+                self.wan.append((t, -1))  # the STARTED summary frame follows the alert
+        # the main loop's housekeeping; mostly time has not moved since the ADVANCE's poll
+        # and the offer queued nothing: then only a snapshot write can be due
+        if now != self.polled_at or lim.pending() or (
+                self.persist and t - self.saved_at >= self.interval):
+            self.housekeeping(t)
+        self.prev_t = t
+        return r
+
+    def finish(self) -> None:
+        """After the session's last alert: the resets in the tail (later ones are the next
+        session's), then the tail itself, past which every window has closed and every summary
+        has been sent."""
+        last = self.prev_t
+        for rt, kind, _ in reversed(self.resets):
+            if rt > last + self.tail:
+                break
+            self.idle_until(self.prev_t, rt)
+            self.reboot(rt, kind)
+            self.prev_t = rt
+        self.resets = []
+        self.idle_until(self.prev_t, self.prev_t + self.tail + 1)
+
+    def overflow_uses(self) -> int:
+        """Times the limiters of this session used their overflow slot, so far."""
+        return self.overflow_before + self.lim.stats()["overflow_uses"]
 
     def housekeeping(self, t: int) -> None:
         # the board's main loop between messages: summaries that fell due, then the snapshot
-        # at bounded frequency (Board.housekeeping)
+        # at bounded frequency (Board.housekeeping); like the board, no slot scan when time
+        # has not moved since the last poll (after an alert at the very ms of an ADVANCE's
+        # last step), only what the offer queued
         lim = self.lim
-        if lim.poll(self.ticks(t)):
+        now = (t + self.start) % TICKS_PERIOD if self.rate == 1_000_000 else self.ticks(t)
+        if now != self.polled_at:
+            self.polled_at = now
+            pending = lim.poll(now)
+        else:
+            pending = lim.pending()
+        if pending:
             self.dirty = True
-            wan = self.out.wan
-            reported = self.out.reported
+            wan = self.wan
+            reported = self.reported
             while True:
                 s = lim.pop_summary()
                 if s is None:
@@ -162,7 +224,7 @@ class _Board:
                     reported[code] = reported.get(code, 0) + count
                 wan.append((t, -1))
         if self.persist and self.dirty and t - self.saved_at >= self.interval:
-            self.blob = lim.snapshot(self.ticks(t))
+            self.blob = lim.snapshot(now)
             self.dirty = False
             self.saved_at = t
 
@@ -184,7 +246,7 @@ class _Board:
         # unsent summaries; the board boots from its last snapshot
         if self.persist and kind == "soft":
             self.blob = self.lim.snapshot(self.ticks(t))
-        self.out.overflow_uses += self.lim.stats()["overflow_uses"]
+        self.overflow_before += self.lim.stats()["overflow_uses"]
         self.lim = Limiter(self.config, slots=self.slots)
         if self.restart_ticks:
             self.start = self.rng.randrange(TICKS_PERIOD)  # ticks restart somewhere else
@@ -195,3 +257,39 @@ class _Board:
                 self.lim = Limiter(self.config, slots=self.slots)
         self.dirty = False
         self.saved_at = t  # boot counts as a write: the next one is persist_ms later
+        self.polled_at = -1
+
+    def widened(self, slots: int, wan: list[tuple[int, int]] | None = None) -> SessionBoard:
+        """This board as it would be had its limiter had `slots` code slots from the start
+        of the session: the same board with its limiter (and the snapshot in its flash) moved
+        into the larger table. Exact only while the overflow slot has never been used, which
+        holds while the session has had no more distinct codes than this board's slots: until
+        then a table of any larger size fills the same slots in the same order and decides
+        the same (attribution's `table_eviction` replay starts here, hil/compare/session.py)."""
+        assert slots >= self.slots and self.overflow_uses() == 0
+        twin = object.__new__(SessionBoard)
+        for name in SessionBoard.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.wan = wan if wan is not None else _NO_FRAMES
+        twin.reported = dict(self.reported)
+        twin.slots = slots
+        twin.rng = random.Random()
+        twin.rng.setstate(self.rng.getstate())
+        twin.resets = list(self.resets)
+        now = self.ticks(self.prev_t)  # no stored time of the limiter is later than this
+        twin.lim = Limiter(self.config, slots=slots)
+        twin.lim.restore(_with_slots(self.lim.snapshot(now), slots), now)
+        twin.blob = _with_slots(self.blob, slots) if self.blob is not None else None
+        return twin
+
+
+def _with_slots(blob: bytes, slots: int) -> bytes:
+    # A limiter snapshot (docs/limiter.md "Persistence") restated for a table of `slots` code
+    # slots: byte 3 is the table size and the overflow slot (index = table size) is not in
+    # it, since it was never used; the CRC-16 covers everything before it.
+    b = bytearray(blob[:-2])
+    b[3] = slots
+    crc = crc16(b)
+    b.append(crc >> 8)
+    b.append(crc & 0xFF)
+    return bytes(b)

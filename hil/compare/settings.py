@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,23 @@ def seeded_rng(seed: int, *parts: object) -> random.Random:
     """A generator seeded by (seed, *parts), the same in every process."""
     # str hash() is salted per process; crc32 keeps a device's randomness the same in any worker
     return random.Random(zlib.crc32(":".join(map(str, (seed, *parts))).encode()))
+
+
+def seeded_draws(hi: int, seed: int, *parts: object) -> Callable[[], int]:
+    """Uniform draws in [0, hi] from `seeded_rng(seed, *parts)`: the values its randint(0, hi)
+    gives, one after another, without randint's call layers (it is rejection sampling on
+    getrandbits, done here inline: a draw per alert is on the hot path)."""
+    n = hi + 1
+    k = n.bit_length()
+    bits = seeded_rng(seed, *parts).getrandbits
+
+    def draw() -> int:
+        r = bits(k)
+        while r >= n:
+            r = bits(k)
+        return r
+
+    return draw
 
 
 @dataclass(frozen=True)

@@ -1,104 +1,95 @@
 """A comparison over a whole alert stream, streamed in bounded memory.
 
-The stream is cut into device sessions (`sessions`): a device's alerts with no gap longer than
+The stream is cut into device sessions (`cut`): a device's alerts with no gap longer than
 `Setup.horizon_ms`, after which both sides have closed every window, so sessions are
-independent and each is compared on its own (`compare_device`), in this process or in a pool
-of worker processes; devices can also be partitioned across machines (`partition_of`) and the
-results merged (`CompareResult.merge`). The result does not depend on how."""
+independent and each is compared on its own (hil/compare/session.py) as its alerts come. The
+cut stream goes to an engine, which runs the per-device work on partitions of the devices:
+`LocalEngine` (hil/compare/engine_local.py, the default: this process or forked workers) or
+`DaskEngine` (hil/compare/engine_dask.py: a Dask cluster). The result does not depend on the
+engine, the number of workers or the partitioning."""
 
 from __future__ import annotations
 
-import multiprocessing
-import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
+from hil.compare.engine_local import LocalEngine
 from hil.compare.result import CompareResult
-from hil.compare.session import compare_device
 from hil.compare.settings import Setup
 from hil.model.streams import Alert, BadRow
 
 
-def partition_of(device: str, partitions: int) -> int:
-    """Which of `partitions` workers/machines owns a device (stable across processes)."""
-    return zlib.crc32(device.encode()) % partitions
+class Engine(Protocol):
+    """Runs the per-device work of a comparison over the cut stream."""
+
+    name: str
+
+    def run(self, events: Iterable[Alert | str], setup: Setup, *,
+            on_fates: Callable[[list[dict[str, Any]]], None] | None = None,
+            max_examples: int = 20) -> CompareResult: ...
 
 
-def sessions(alerts: Iterable[Alert], horizon_ms: int, errors: list[BadRow] | None = None,
-             path: str = "") -> Iterator[list[Alert]]:
+def cut(alerts: Iterable[Alert], horizon_ms: int, errors: list[BadRow] | None = None,
+        path: str = "") -> Iterator[Alert | str]:
     """Cut an event-ordered alert stream into device sessions (a device's alerts with no gap
-    longer than horizon_ms), emitted once complete. Memory: the alerts of the devices active
-    within the last horizon. An alert whose t_ms is before its device's previous alert is a
-    bad row (a device's clock does not go backwards in a capture)."""
-    open_: dict[str, list[Alert]] = {}
+    longer than horizon_ms): yields each good alert, and a device id (a str) where that
+    device's session has ended. Memory: the devices active within the last horizon.
+
+    Bad rows: an alert whose t_ms is before its device's previous alert (a device's clock does
+    not go backwards in a capture), and one whose arrival_ms is before its t_ms (an alert does
+    not reach the DSP before it happened: the DSP side's reorder buffers rely on it)."""
     last: dict[str, int] = {}
     now = None
     next_sweep = 0
     for a in alerts:
         t = a.t_ms
-        lt = last.get(a.device)
-        if lt is not None:
-            if t < lt:
-                if errors is not None:
-                    errors.append(BadRow(path, a.line, f"t_ms {t} is before the previous alert "
-                                         f"of {a.device} ({lt})"))
-                continue
-            if t - lt > horizon_ms:
-                yield open_.pop(a.device)
-                del last[a.device]
-        buf = open_.get(a.device)
-        if buf is None:
-            buf = open_[a.device] = []
-        buf.append(a)
-        last[a.device] = t
+        dev = a.device
+        lt = last.get(dev)
+        if lt is not None and t < lt:
+            if errors is not None:
+                errors.append(BadRow(path, a.line, f"t_ms {t} is before the previous alert "
+                                     f"of {dev} ({lt})"))
+            continue
+        if a.arrival_ms is not None and a.arrival_ms < t:
+            if errors is not None:
+                errors.append(BadRow(path, a.line, f"arrival_ms {a.arrival_ms} is before "
+                                     f"t_ms {t}"))
+            continue
+        if lt is not None and t - lt > horizon_ms:
+            del last[dev]
+            yield dev
+        last[dev] = t
+        yield a
         if now is None or t > now:
             now = t
             if now >= next_sweep:
                 done = [d for d, lt2 in last.items() if now - lt2 > horizon_ms]
                 for d in done:
-                    yield open_.pop(d)
                     del last[d]
+                    yield d
                 next_sweep = now + horizon_ms // 4 + 1
-    yield from open_.values()
+    yield from list(last)
 
 
-def _work(args: tuple[list[Alert], Setup, bool, int]
-          ) -> tuple[CompareResult, list[dict[str, Any]]]:
-    alerts, setup, fates, max_examples = args
-    return compare_device(alerts, setup, fates=fates, max_examples=max_examples)
+def sessions(alerts: Iterable[Alert], horizon_ms: int, errors: list[BadRow] | None = None,
+             path: str = "") -> Iterator[list[Alert]]:
+    """The device sessions of a stream as lists of alerts, each once complete (`cut`, held
+    whole: for looking at sessions, not for comparing a stream)."""
+    open_: dict[str, list[Alert]] = {}
+    for x in cut(alerts, horizon_ms, errors, path):
+        if type(x) is str:
+            yield open_.pop(x)
+        else:
+            assert isinstance(x, Alert)
+            open_.setdefault(x.device, []).append(x)
 
 
 def compare_stream(alerts: Iterable[Alert], setup: Setup, *, errors: list[BadRow] | None = None,
                    path: str = "", on_fates: Callable[[list[dict[str, Any]]], None] | None = None,
-                   jobs: int = 1, max_examples: int = 20) -> CompareResult:
-    """Compare over a whole stream, streaming; with jobs > 1 the device sessions run in a
-    process pool (bounded number in flight, so memory stays bounded)."""
-    total = CompareResult(max_examples=max_examples)
-    fates = on_fates is not None
-    sess = sessions(alerts, setup.horizon_ms, errors, path)
-    if jobs <= 1:
-        for s in sess:
-            r, rows = compare_device(s, setup, fates=fates, max_examples=max_examples)
-            total.merge(r)
-            if on_fates is not None:
-                on_fates(rows)
-        return total
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs) as pool:
-        inflight: list[Any] = []
-        limit = jobs * 8
-
-        def collect(block: bool) -> None:
-            while inflight and (block or inflight[0].ready()):
-                r, rows = inflight.pop(0).get()
-                total.merge(r)
-                if on_fates is not None:
-                    on_fates(rows)
-
-        for s in sess:
-            inflight.append(pool.apply_async(_work, ((s, setup, fates, max_examples),)))
-            if len(inflight) >= limit:
-                inflight[0].wait()
-            collect(False)
-        collect(True)
-    return total
+                   jobs: int = 1, max_examples: int = 20, engine: Engine | None = None
+                   ) -> CompareResult:
+    """Compare over a whole stream, streaming, on `engine` (default: `LocalEngine(jobs)`).
+    `on_fates` gets every alert's fate row, a session's rows in its order."""
+    eng = engine if engine is not None else LocalEngine(jobs)
+    return eng.run(cut(alerts, setup.horizon_ms, errors, path), setup, on_fates=on_fates,
+                   max_examples=max_examples)
