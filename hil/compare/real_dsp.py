@@ -1,6 +1,7 @@
 """The check against a real DSP's filter results (`hil compare --dsp-results`): each alert's
 fates in the comparison set against the real DSP's result row for it, disagreements counted
-and listed with line numbers."""
+and listed with line numbers. The examples listed are the first in stream order, whatever
+order the engine hands the sessions' fates over in."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class RealCheck:
         "device_agrees", "device_disagrees"), 0))
     examples: list[dict[str, Any]] = field(default_factory=list)
     max_examples: int = 20
+    _found: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (seq, example)
 
     @classmethod
     def load(cls, rows: Iterable[DspResult]) -> RealCheck:
@@ -63,12 +65,20 @@ class RealCheck:
                 c["device_agrees"] += 1
             else:
                 c["device_disagrees"] += 1
-            if problems and len(self.examples) < self.max_examples:
-                self.examples.append({"alert_line": f["line"], "result_line": r.line,
-                                      "device_id": f["device_id"], "alert_code": f["alert_code"],
-                                      "t_ms": f["t_ms"], "problems": problems})
+            if problems:
+                found = self._found
+                found.append((f["seq"], {"alert_line": f["line"], "result_line": r.line,
+                                         "device_id": f["device_id"],
+                                         "alert_code": f["alert_code"], "t_ms": f["t_ms"],
+                                         "problems": problems}))
+                if len(found) >= 2 * self.max_examples:
+                    found.sort(key=lambda x: x[0])
+                    del found[self.max_examples:]
 
     def finish(self) -> None:
+        self._found.sort(key=lambda x: x[0])
+        self.examples = [e for _, e in self._found[:self.max_examples]]
+        self._found = []
         self.counters["results_without_alert"] = sum(len(v) for v in self.index.values())
         for rows in self.index.values():
             for r in rows:
