@@ -126,7 +126,7 @@ def storm_in_child(n: int, jitter_ms: int) -> dict[str, Any]:
 
 
 def summary(res: CompareResult) -> dict[str, Any]:
-    return {"metrics": res.metrics(),
+    return {"metrics": res.metrics(), "counters": res.counters,
             "divergences": {k: v for k, v in res.counters.items()
                             if k in ("lost_at_device", "extra_wan_traffic",
                                      "suppressed_count_mismatch", "critical_lost_at_device")},

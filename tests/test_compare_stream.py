@@ -24,6 +24,7 @@ from hil.compare import (
     Latency,
     LocalEngine,
     Perturbations,
+    RealCheck,
     Setup,
     compare_device,
     compare_stream,
@@ -33,7 +34,7 @@ from hil.compare import session as session_mod
 from hil.compare.session import Plan
 from hil.compare.settings import MAX_SLOTS, seeded_draws, seeded_rng
 from hil.model.policy import PolicyConfig
-from hil.model.streams import Alert
+from hil.model.streams import Alert, DspResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = PolicyConfig(device_window_ms=10_000, amber_threshold=5, red_threshold=10,
@@ -262,3 +263,18 @@ def test_an_arrival_before_its_event_time_is_a_bad_row() -> None:
     got = list(itertools.chain.from_iterable(sessions(a, horizon_ms=100, errors=errors)))
     assert [x.seq for x in got] == [0, 2]
     assert [(e.line, e.reason) for e in errors] == [(2, "arrival_ms 19 is before t_ms 20")]
+
+
+def test_the_real_dsp_check_is_the_same_whatever_the_engine() -> None:
+    alerts = _engine_stream()
+    _, rows = _fates(alerts, ENGINE_SETUP)
+    real = [DspResult(r["device_id"], int(r["alert_code"], 16), r["t_ms"],
+                      (r["dsp"] == "forwarded") != (r["seq"] % 97 == 0), None, None, None,
+                      r["seq"] + 2) for r in rows]
+    docs = []
+    for engine in (None, LocalEngine(jobs=2, partitions=5, batch_size=64)):
+        check = RealCheck.load(real)
+        compare_stream(alerts, ENGINE_SETUP, on_fates=check, engine=engine)
+        check.finish()
+        docs.append(check.to_dict())
+    assert docs[0] == docs[1] and len(docs[0]["examples"]) == 20

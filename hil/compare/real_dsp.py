@@ -1,6 +1,7 @@
 """The check against a real DSP's filter results (`hil compare --dsp-results`): each alert's
 fates in the comparison set against the real DSP's result row for it, disagreements counted
-and listed with line numbers.
+and listed with line numbers. The examples listed are the first in stream order, whatever
+order the engine hands the sessions' fates over in.
 
 Out of core, so that tens of millions of result rows fit in a bounded memory: the result rows
 and the fates are spooled to Parquet files as they come (hil/compare/fates_file.py), and at
@@ -32,15 +33,16 @@ RESULT_SPOOL_FIELDS = (
 )
 
 # One row per fate or result row: matched pairs, fates without a result, results without a
-# fate. `k` is the fate's position in emission order, `pos` the result row's in its file.
+# fate. `k` is the fate's position in the alert stream (its `seq`, whatever order the engine
+# emitted it in), `pos` the result row's in its file.
 _JOIN = """
 CREATE TABLE j AS
 WITH f AS (
-    SELECT file_row_number AS k, device_id, alert_code, t_ms, dsp, throttled_count AS f_tc,
+    SELECT seq AS k, device_id, alert_code, t_ms, dsp, throttled_count AS f_tc,
            sequence_id AS f_sid, device, line AS f_line,
            row_number() OVER (PARTITION BY device_id, alert_code, t_ms
-                              ORDER BY file_row_number) AS rk
-    FROM read_parquet($fates, file_row_number = true)
+                              ORDER BY seq) AS rk
+    FROM read_parquet($fates)
 ), r AS (
     SELECT pos, device_id, alert_code, t_ms, forwarded, throttled_count AS r_tc,
            sequence_id AS r_sid, line AS r_line,
