@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import dask
 from distributed import Client, LocalCluster, get_worker
 
 from hil.compare.partition import Batch, Partition, Router, peak_rss_mb
@@ -28,6 +29,18 @@ from hil.compare.result import CompareResult, merge_partitions
 from hil.compare.settings import Setup
 from hil.errors import HilError
 from hil.model.streams import Alert
+
+
+# A cluster started for the run does without what costs the comparison's own threads time:
+# the workers' statistical profiler (it samples every thread's stack every 10 ms, for the
+# dashboard this cluster does not have) and the event loops' 20 ms health ticks. Measured
+# (2M alerts, 2 workers): the workers' CPU per alert 12.0 -> 10.5 us, the reader's 4.4 -> 3.8.
+# A cluster joined with --scheduler keeps its own settings.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+}
 
 
 class PartitionActor:
@@ -50,8 +63,9 @@ class PartitionActor:
             self.next += 1
         return rows
 
-    def finish(self) -> tuple[CompareResult, float, float, str]:
-        return self.part.finish(), self.part.seconds, peak_rss_mb(), self.worker
+    def finish(self) -> tuple[CompareResult, float, float, float, str]:
+        part = self.part
+        return part.finish(), part.seconds, part.cpu_seconds, peak_rss_mb(), self.worker
 
 
 class DaskEngine:
@@ -62,7 +76,7 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, jobs: int = 1, scheduler: str | None = None,
-                 partitions: int | None = None, batch_size: int = 8192, inflight: int = 2
+                 partitions: int | None = None, batch_size: int = 32_768, inflight: int = 2
                  ) -> None:
         if jobs < 1:
             raise HilError(f"jobs: {jobs} is not a positive number of workers")
@@ -79,10 +93,12 @@ class DaskEngine:
                 return Client(self.scheduler, timeout=30), None
             except OSError as exc:
                 raise HilError(f"--scheduler {self.scheduler}: cannot connect: {exc}") from None
-        cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None,
-                               silence_logs=logging.ERROR)
-        return Client(cluster), cluster
+        # the workers inherit this configuration (their nannies pass it on)
+        with dask.config.set(QUIET_CLUSTER):
+            cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+            return Client(cluster), cluster
 
     def run(self, events: Iterable[Alert | str], setup: Setup, *,
             on_fates: Callable[[list[dict[str, Any]]], None] | None = None,
@@ -130,12 +146,12 @@ class DaskEngine:
                     send(p)
             for p in range(parts):
                 settle(p, 0)
-            done: dict[int, tuple[CompareResult, float, float]] = {}
+            done: dict[int, tuple[CompareResult, float, float, float]] = {}
             worker_of: dict[int, str] = {}
             finishing: list[Any] = [a.finish() for a in actors]  # ActorFutures
             for p, fut in enumerate(finishing):
-                res, secs, mb, worker = fut.result()
-                done[p] = (res, secs, mb)
+                res, secs, cpu, mb, worker = fut.result()
+                done[p] = (res, secs, cpu, mb)
                 worker_of[p] = worker
             return merge_partitions(self.name, len(workers), done, router.alerts, max_examples,
                                     time.perf_counter() - t0, worker_of.__getitem__)

@@ -62,8 +62,9 @@ class LocalEngine:
             on_fates(rows)
         res = part.finish()
         wall = time.perf_counter() - t0
-        res.partitions = Partitions(self.name, 1, [part.alerts], [part.seconds], {"local": wall},
-                                    wall, {"local": peak_rss_mb()})
+        res.partitions = Partitions(self.name, 1, [part.alerts], [part.seconds],
+                                    {"local": wall}, wall, {"local": peak_rss_mb()},
+                                    [part.cpu_seconds])
         return res
 
     def _pool(self, events: Iterable[Alert | str], setup: Setup, on_fates: FatesSink | None,
@@ -79,7 +80,7 @@ class LocalEngine:
                  for w in range(jobs)]
         for proc in procs:
             proc.start()
-        done: dict[int, tuple[CompareResult, float, float]] = {}
+        done: dict[int, tuple[CompareResult, float, float, float]] = {}
         finished = 0
 
         def collect(block: bool) -> None:
@@ -152,6 +153,7 @@ def _worker(w: int, inbox: Any, outbox: Any, setup: Setup, fates: bool, max_exam
             if rows:
                 outbox.put(("rows", rows))
         mb = peak_rss_mb()
-        outbox.put(("done", {p: (part.finish(), part.seconds, mb) for p, part in parts.items()}))
+        outbox.put(("done", {p: (part.finish(), part.seconds, part.cpu_seconds, mb)
+                               for p, part in parts.items()}))
     except BaseException:
         outbox.put(("error", traceback.format_exc()))

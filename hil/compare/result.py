@@ -103,7 +103,8 @@ class CompareResult:
 @dataclass
 class Partitions:
     """How a run was spread: the engine, its workers, and per partition (a stable hash class
-    of devices) the alerts it took and the seconds its worker spent on it."""
+    of devices) the alerts it took and the seconds its worker spent on it: wall clock, and
+    CPU (the load: what the partition's work costs, whatever else shares the machine)."""
 
     engine: str
     workers: int
@@ -112,6 +113,7 @@ class Partitions:
     worker_seconds: dict[str, float]
     wall_seconds: float
     worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"engine": self.engine, "count": len(self.alerts), "workers": self.workers,
@@ -119,6 +121,8 @@ class Partitions:
                 "alerts_max_over_mean": _max_over_mean(self.alerts),
                 "seconds": [round(s, 3) for s in self.seconds],
                 "seconds_max_over_mean": _max_over_mean(self.seconds),
+                "cpu_seconds": [round(s, 3) for s in self.cpu_seconds],
+                "load_max_over_mean": _max_over_mean(self.cpu_seconds),
                 "worker_seconds": {w: round(s, 3) for w, s in self.worker_seconds.items()},
                 "worker_peak_rss_mb": {w: round(m, 1) for w, m in
                                        self.worker_peak_rss_mb.items()},
@@ -131,23 +135,26 @@ def _max_over_mean(xs: list[int] | list[float]) -> float:
 
 
 def merge_partitions(engine: str, workers: int,
-                     done: dict[int, tuple[CompareResult, float, float]], alerts: list[int],
+                     done: dict[int, tuple[CompareResult, float, float, float]],
+                     alerts: list[int],
                      max_examples: int, wall: float, worker_of: Callable[[int], str]
                      ) -> CompareResult:
-    """The partitions' results (partition -> its result, the seconds its worker spent on it
-    and that worker's peak RSS in MB; a partition that got no device may be missing) merged,
+    """The partitions' results (partition -> its result, the wall and CPU seconds its worker
+    spent on it and that worker's peak RSS in MB; a partition that got no device may be missing) merged,
     with how the run was spread: `alerts` per partition, `worker_of(partition)` names its
     worker."""
     total = CompareResult(max_examples=max_examples)
     seconds = []
+    cpu = []
     worker_s: dict[str, float] = {}
     rss: dict[str, float] = {}
     for p in range(len(alerts)):
-        res, secs, mb = done.get(p, (CompareResult(), 0.0, 0.0))
+        res, secs, cpu_s, mb = done.get(p, (CompareResult(), 0.0, 0.0, 0.0))
         total.merge(res)
         seconds.append(secs)
+        cpu.append(cpu_s)
         w = worker_of(p)
         worker_s[w] = worker_s.get(w, 0.0) + secs
         rss[w] = max(rss.get(w, 0.0), mb)
-    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall, rss)
+    total.partitions = Partitions(engine, workers, alerts, seconds, worker_s, wall, rss, cpu)
     return total

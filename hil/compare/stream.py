@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from hil.compare.engine_local import LocalEngine
+from hil.compare.partition import no_automatic_collections
 from hil.compare.result import CompareResult
 from hil.compare.settings import Setup
 from hil.model.streams import Alert, BadRow
@@ -91,5 +92,6 @@ def compare_stream(alerts: Iterable[Alert], setup: Setup, *, errors: list[BadRow
     """Compare over a whole stream, streaming, on `engine` (default: `LocalEngine(jobs)`).
     `on_fates` gets every alert's fate row, a session's rows in its order."""
     eng = engine if engine is not None else LocalEngine(jobs)
-    return eng.run(cut(alerts, setup.horizon_ms, errors, path), setup, on_fates=on_fates,
-                   max_examples=max_examples)
+    with no_automatic_collections():
+        return eng.run(cut(alerts, setup.horizon_ms, errors, path), setup, on_fates=on_fates,
+                       max_examples=max_examples)
