@@ -24,12 +24,11 @@ from typing import Any
 import dask
 from distributed import Client, LocalCluster, get_worker
 
-from hil.compare.partition import Batch, Partition, Router, peak_rss_mb
+from hil.compare.partition import Batch, Partition, Router, peak_rss_mb, settled_heap
 from hil.compare.result import CompareResult, merge_partitions
 from hil.compare.settings import Setup
 from hil.errors import HilError
 from hil.model.streams import Alert
-
 
 # A cluster started for the run does without what costs the comparison's own threads time:
 # the workers' statistical profiler (it samples every thread's stack every 10 ms, for the
@@ -120,42 +119,52 @@ class DaskEngine:
                                      allow_other_workers=False, pure=False)
                        for p in range(parts)]
             actors = [f.result() for f in futures]
-            pending: list[deque[Any]] = [deque() for _ in range(parts)]
-            router = Router(parts, self.batch_size)
-
-            def settle(p: int, keep: int) -> None:
-                q = pending[p]
-                while len(q) > keep:
-                    rows = q.popleft().result()
-                    if rows and on_fates is not None:
-                        on_fates(rows)
-
-            sent = [0] * parts
-
-            def send(p: int) -> None:
-                pending[p].append(actors[p].feed(sent[p], router.take(p)))
-                sent[p] += 1
-                settle(p, self.inflight)
-
-            for x in events:
-                p = router.end(x) if type(x) is str else router.alert(x)  # type: ignore[arg-type]
-                if p >= 0:
-                    send(p)
-            for p in range(parts):
-                if router.batches[p]:
-                    send(p)
-            for p in range(parts):
-                settle(p, 0)
-            done: dict[int, tuple[CompareResult, float, float, float]] = {}
-            worker_of: dict[int, str] = {}
-            finishing: list[Any] = [a.finish() for a in actors]  # ActorFutures
-            for p, fut in enumerate(finishing):
-                res, secs, cpu, mb, worker = fut.result()
-                done[p] = (res, secs, cpu, mb)
-                worker_of[p] = worker
+            with settled_heap():
+                router, done, worker_of = self._stream(events, actors, on_fates)
             return merge_partitions(self.name, len(workers), done, router.alerts, max_examples,
                                     time.perf_counter() - t0, worker_of.__getitem__)
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+    def _stream(self, events: Iterable[Alert | str], actors: list[Any],
+                on_fates: Callable[[list[dict[str, Any]]], None] | None
+                ) -> tuple[Router, dict[int, tuple[CompareResult, float, float, float]],
+                           dict[int, str]]:
+        # the cut stream to the partitions' actors, at most `inflight` batches on their way to
+        # each; then each partition's result, times and peak RSS, and its worker
+        parts = len(actors)
+        pending: list[deque[Any]] = [deque() for _ in range(parts)]
+        router = Router(parts, self.batch_size)
+        sent = [0] * parts
+
+        def settle(p: int, keep: int) -> None:
+            q = pending[p]
+            while len(q) > keep:
+                rows = q.popleft().result()
+                if rows and on_fates is not None:
+                    on_fates(rows)
+
+        def send(p: int) -> None:
+            pending[p].append(actors[p].feed(sent[p], router.take(p)))
+            sent[p] += 1
+            settle(p, self.inflight)
+
+        for x in events:
+            p = router.end(x) if type(x) is str else router.alert(x)  # type: ignore[arg-type]
+            if p >= 0:
+                send(p)
+        for p in range(parts):
+            if router.batches[p]:
+                send(p)
+        for p in range(parts):
+            settle(p, 0)
+        done: dict[int, tuple[CompareResult, float, float, float]] = {}
+        worker_of: dict[int, str] = {}
+        finishing: list[Any] = [a.finish() for a in actors]  # ActorFutures
+        for p, fut in enumerate(finishing):
+            res, secs, cpu, mb, worker = fut.result()
+            done[p] = (res, secs, cpu, mb)
+            worker_of[p] = worker
+        return router, done, worker_of
