@@ -196,6 +196,9 @@ def test_the_dask_engine_gives_the_same_result_field_for_field() -> None:
     parts = res.to_dict()["partitions"]
     assert parts["engine"] == "dask" and parts["count"] == 5 and parts["workers"] == 2
     assert sum(parts["alerts"]) == len(alerts) and len(parts["worker_seconds"]) == 2
+    # the load is each partition's CPU time: every partition with devices took some
+    assert len(parts["cpu_seconds"]) == 5 and parts["load_max_over_mean"] >= 1.0
+    assert all(c > 0 for c, n in zip(parts["cpu_seconds"], parts["alerts"], strict=True) if n)
     # a session's rows arrive in its order
     by_dev: dict[str, list[int]] = {}
     for r in rows:
@@ -278,3 +281,13 @@ def test_the_real_dsp_check_is_the_same_whatever_the_engine() -> None:
         check.finish()
         docs.append(check.to_dict())
     assert docs[0] == docs[1] and len(docs[0]["examples"]) == 20
+
+
+def test_the_benchmark_stream_is_the_one_randint_draws() -> None:
+    # benchmarks/bench_compare.py draws its stream without randint's call layers: it must be
+    # the same stream, or its figures are not comparable with the ones recorded before
+    from benchmarks.bench_compare import generate, generate_plain
+
+    for devices in (100_000, 7, 1):
+        assert list(generate(20_000, devices, seed=3)) == list(generate_plain(20_000, devices,
+                                                                              seed=3))

@@ -16,6 +16,7 @@ engine stays the light default."""
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from typing import Any
 import dask
 from distributed import Client, LocalCluster, get_worker
 
-from hil.compare.partition import Batch, Partition, Router, peak_rss_mb, settled_heap
+from hil.compare.partition import Partition, Router, peak_rss_mb, settled_heap
 from hil.compare.result import CompareResult, merge_partitions
 from hil.compare.settings import Setup
 from hil.errors import HilError
@@ -45,22 +46,27 @@ QUIET_CLUSTER = {
 class PartitionActor:
     """One partition on a Dask worker: an actor, so its sessions stay there between batches.
     Calls to an actor may run in another order than they were made, so each batch comes with
-    its number and waits here until those before it have been taken."""
+    its number and waits here until those before it have been taken.
+
+    Batches come, and fate rows go back, pickled: given a tuple or list, Dask's serializer
+    walks its elements to choose how to send each, a Python loop over every alert on both
+    sides (0.3 us per alert of the reader's CPU, measured), while bytes it sends as they are."""
 
     def __init__(self, setup: Setup, fates: bool, max_examples: int) -> None:
         self.part = Partition(setup, fates=fates, max_examples=max_examples)
         self.worker = get_worker().address
         self.next = 0
-        self.early: dict[int, Batch] = {}
+        self.early: dict[int, bytes] = {}
 
-    def feed(self, number: int, batch: Batch) -> list[dict[str, Any]]:
-        """Take batch `number` (and any that came early after it); the fate rows done."""
+    def feed(self, number: int, batch: bytes) -> bytes | None:
+        """Take batch `number` (pickled), and any that came early after it; the fate rows
+        done (pickled), if any."""
         self.early[number] = batch
         rows: list[dict[str, Any]] = []
         while self.next in self.early:
-            rows += self.part.feed(self.early.pop(self.next))
+            rows += self.part.feed(pickle.loads(self.early.pop(self.next)))
             self.next += 1
-        return rows
+        return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL) if rows else None
 
     def finish(self) -> tuple[CompareResult, float, float, float, str]:
         part = self.part
@@ -143,11 +149,12 @@ class DaskEngine:
             q = pending[p]
             while len(q) > keep:
                 rows = q.popleft().result()
-                if rows and on_fates is not None:
-                    on_fates(rows)
+                if rows is not None and on_fates is not None:
+                    on_fates(pickle.loads(rows))
 
         def send(p: int) -> None:
-            pending[p].append(actors[p].feed(sent[p], router.take(p)))
+            batch = pickle.dumps(router.take(p), protocol=pickle.HIGHEST_PROTOCOL)
+            pending[p].append(actors[p].feed(sent[p], batch))
             sent[p] += 1
             settle(p, self.inflight)
 

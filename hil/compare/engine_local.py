@@ -37,8 +37,10 @@ class LocalEngine:
             raise HilError(f"jobs: {jobs} is not a positive number of processes")
         self.jobs = jobs
         self.partitions = partitions or (1 if jobs == 1 else 8 * jobs)
-        # per partition: with more partitions each batch has more alerts of each device
-        self.batch_size = batch_size or (65_536 if self.partitions == 1 else 8_192)
+        # per partition. A partition takes each device's alerts of a batch together, so the
+        # more of a device's alerts a batch holds, the less a worker spends per alert: at 10M
+        # alerts on 2 workers, 32768 took 55 s where 8192 took 59 (the same for Dask)
+        self.batch_size = batch_size or (65_536 if self.partitions == 1 else 32_768)
 
     def run(self, events: Iterable[Alert | str], setup: Setup, *,
             on_fates: FatesSink | None = None, max_examples: int = 20) -> CompareResult:
