@@ -81,7 +81,7 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, jobs: int = 1, scheduler: str | None = None,
-                 partitions: int | None = None, batch_size: int = 32_768, inflight: int = 2
+                 partitions: int | None = None, batch_size: int = 65_536, inflight: int = 2
                  ) -> None:
         if jobs < 1:
             raise HilError(f"jobs: {jobs} is not a positive number of workers")
