@@ -212,23 +212,33 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{args.alerts:,} alerts, {args.devices:,} devices, engine {args.engine}; "
-          f"generation alone {gen_rate:,.0f} alerts/s")
+    print(render(out))
+
+
+def render(out: dict[str, Any]) -> str:
+    """The text form of a run's JSON (`--json`)."""
+    lines = [f"{out['alerts']:,} alerts, {out['devices']:,} devices, engine {out['engine']}; "
+             f"generation alone {out['generation_alerts_per_s']:,} alerts/s"]
     for r in out["runs"]:
-        print(f"  {r['jobs']} worker(s): {r['seconds']:.1f} s = {r['alerts_per_s']:,} alerts/s; "
-              f"{r['partitions']} partitions, load max/mean {r['partition_load_max_over_mean']} "
-              f"(alerts max/mean {r['partition_alerts_max_over_mean']}); "
-              f"peak RSS MB {r['peak_rss_mb']}")
-    print(f"speed-up {last['jobs']} vs {first['jobs']} worker(s): "
-          f"{out['speed_up_last_over_first']}x; same result every run: {same}")
-    for s in storms:
-        print(f"one device storming: {s['alerts']:,} alerts in {s['seconds']} s "
-              f"({s['alerts_per_s']:,}/s, {s['device_sessions']} session), "
-              f"peak RSS {s['peak_rss_mb']} MB")
-    if storms:
-        print(f"peak RSS ratio for 10x the storm: {out['storm_peak_rss_ratio']}")
-    print(f"metrics: {json.dumps(out['metrics'])}")
-    print(f"divergences: {json.dumps(out['divergences'])}; causes: {json.dumps(out['causes'])}")
+        lines.append(f"  {r['jobs']} worker(s): {r['seconds']:.1f} s = {r['alerts_per_s']:,} "
+                     f"alerts/s; {r['partitions']} partition{'s' if r['partitions'] != 1 else ''}, "
+                     f"load max/mean "
+                     f"{r['partition_load_max_over_mean']} (alerts max/mean "
+                     f"{r['partition_alerts_max_over_mean']}); peak RSS MB {r['peak_rss_mb']}")
+    first, last = out["runs"][0], out["runs"][-1]
+    lines.append(f"speed-up {last['jobs']} vs {first['jobs']} worker(s): "
+                 f"{out['speed_up_last_over_first']}x; same result every run: "
+                 f"{out['same_result_every_run']}")
+    for s in out["single_device_storm"]:
+        lines.append(f"one device storming: {s['alerts']:,} alerts in {s['seconds']} s "
+                     f"({s['alerts_per_s']:,}/s, {s['device_sessions']} session), "
+                     f"peak RSS {s['peak_rss_mb']} MB")
+    if out["single_device_storm"]:
+        lines.append(f"peak RSS ratio for 10x the storm: {out['storm_peak_rss_ratio']}")
+    lines.append(f"metrics: {json.dumps(out['metrics'])}")
+    lines.append(f"divergences: {json.dumps(out['divergences'])}; "
+                 f"causes: {json.dumps(out['causes'])}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -291,3 +291,29 @@ def test_the_benchmark_stream_is_the_one_randint_draws() -> None:
     for devices in (100_000, 7, 1):
         assert list(generate(20_000, devices, seed=3)) == list(generate_plain(20_000, devices,
                                                                               seed=3))
+
+
+def test_the_collector_is_off_during_a_comparison_and_back_after_even_a_failed_one() -> None:
+    import gc
+
+    seen: list[bool] = []
+
+    def alerts(fail: bool) -> Any:
+        for a in storm(n=300):
+            seen.append(gc.isenabled())
+            yield a
+        if fail:
+            raise RuntimeError("the input broke")
+
+    assert gc.isenabled()
+    compare_stream(alerts(False), ENGINE_SETUP)
+    assert gc.isenabled() and seen and not any(seen)
+    with pytest.raises(RuntimeError, match="the input broke"):
+        compare_stream(alerts(True), ENGINE_SETUP)
+    assert gc.isenabled()
+    gc.disable()  # a caller that runs without it keeps it off
+    try:
+        compare_stream(alerts(False), ENGINE_SETUP)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
