@@ -77,6 +77,8 @@ class LocalEngine:
         fates = on_fates is not None
         inboxes = [ctx.Queue(maxsize=4) for _ in range(jobs)]
         outbox = ctx.Queue()
+        # forked under compare_stream's no_automatic_collections, the workers run without the
+        # collector's automatic passes for their whole life: they hold only partitions
         procs = [ctx.Process(target=_worker, daemon=True,
                              args=(w, inboxes[w], outbox, setup, fates, max_examples))
                  for w in range(jobs)]

@@ -59,7 +59,7 @@ def no_automatic_collections() -> Iterator[None]:
 def settled_heap() -> Iterator[None]:
     """Leave what the process holds now (a Dask client and a cluster's scheduler: a million
     objects) out of the collections that follow, which then cost what the comparison itself
-    holds: a full pass in the reader went from about 240 ms to a few."""
+    holds: a full pass in the Dask reader from 75-136 ms to 20-30 (2M alerts, measured)."""
     gc.freeze()
     try:
         yield
@@ -69,8 +69,8 @@ def settled_heap() -> Iterator[None]:
 
 def collect() -> None:
     """A full collection now: under `no_automatic_collections`, every so often, so that what
-    other code left in cycles is freed within a bounded time (a pass over the reader's few
-    hundred thousand live objects takes a few tens of ms)."""
+    other code left in cycles is freed within a bounded time (without it, the Dask reader's
+    peak RSS at 10M alerts went from 340 to 950 MB)."""
     gc.collect()
 
 
