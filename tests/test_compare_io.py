@@ -279,9 +279,11 @@ def test_html_report(files: dict[str, Path]) -> None:
             "--latency-ms", "0-2000", "--dsp-results", str(p), "--html", str(page))
     assert r.returncode == 0, r.stderr
     text = page.read_text()
-    for section in ("wan", "divergences", "devices", "real-dsp"):
+    for section in ("wan", "divergences", "devices", "real-dsp", "spread"):
         assert f"id='{section}'" in text
     assert text.count("data:image/png;base64,") >= 3
     assert "data-metric='wan_frames_saved'" in text
     assert "table class='top-devices'" in text and "<td class=''>A</td>" in text
     assert "1 result rows matched" not in text and "1,499 result rows matched" in text
+    assert "<td class=''>engine</td><td class=''>local</td>" in text
+    assert "<td class=''>partitions</td><td class=''>1</td>" in text

@@ -107,6 +107,24 @@ def _real(real: RealCheck) -> str:
     return "".join(out)
 
 
+def _spread(result: CompareResult) -> str:
+    # how the run was spread: a balance far from 1 says the partitions were too few
+    parts = result.partitions
+    if parts is None:
+        return "<p><i>not recorded</i></p>"
+    d = parts.to_dict()
+    rows: list[list[Any]] = [
+        ["engine", d["engine"]], ["workers", d["workers"]], ["partitions", d["count"]],
+        ["alerts per partition, max / mean", f"{d['alerts_max_over_mean']:.3f}"],
+        ["CPU load per partition, max / mean", f"{d['load_max_over_mean']:.3f}"],
+        ["wall time (s)", f"{d['wall_seconds']:,.1f}"]]
+    for w, secs in sorted(d["worker_seconds"].items()):
+        mb = d["worker_peak_rss_mb"].get(w)
+        rows.append([f"worker {w}", f"{secs:,.1f} s busy"
+                     + (f", peak RSS {mb:,.0f} MB" if mb is not None else "")])
+    return _table(["run", "value"], rows, set(), "spread")
+
+
 def _bad(bad: list[BadRow]) -> str:
     rows = [[b.path, b.line, b.reason] for b in bad[:50]]
     more = f"<p>... and {len(bad) - 50:,} more</p>" if len(bad) > 50 else ""
@@ -147,6 +165,8 @@ def compare_page(result: CompareResult, setup: Setup, *, real: RealCheck | None 
     if real is not None:
         out.append("<section id='real-dsp'><h2>Agreement with the real DSP</h2>"
                    + _real(real) + "</section>")
+    out.append("<section id='spread'><h2>How the run was spread</h2>" + _spread(result)
+               + "</section>")
     if bad_rows:
         out.append(f"<section id='bad-rows'><h2>Bad input rows ({len(bad_rows):,})</h2>"
                    + _bad(bad_rows) + "</section>")
