@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import re
-import select
 import shutil
 import socket
 import subprocess
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emulator.qemu_microbit import PTY_RE, MicrobitError, QemuUnavailable, end_process
+from emulator.qemu_microbit import MicrobitError, QemuUnavailable, await_pty, end_process
 
 PORT_DIR = Path(__file__).resolve().parent.parent / "ports" / "c"
 IMAGE = PORT_DIR / "build" / "microbit" / "firmware.elf"
@@ -150,29 +149,12 @@ class QemuC:
              "-qmp", f"unix:{mon},server=on,wait=off",
              "-device", f"loader,addr={BOOTARG_ADDR:#x},data={arg:#x},data-len=8"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        seen = b""
         deadline = time.monotonic() + boot_timeout
-        fd = self.proc.stdout.fileno()
-        while self.path is None and time.monotonic() < deadline:
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                seen += chunk
-                m = PTY_RE.search(seen)
-                if m:
-                    self.path = m.group(1).decode()
-            elif self.proc.poll() is not None:
-                break
-        if self.path is None:
-            err = b""
-            if self.proc.poll() is not None and self.proc.stderr is not None:
-                err = self.proc.stderr.read()
+        try:
+            self.path = await_pty(self.proc, boot_timeout)
+        except MicrobitError:
             self.stop()
-            raise MicrobitError(f"QEMU gave no pty (stdout {seen!r}, stderr "
-                                f"{err.decode(errors='replace').strip()!r})")
+            raise
         while True:
             try:
                 self.qmp = Qmp(mon)

@@ -40,6 +40,34 @@ PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 
 
+def await_pty(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """The pty QEMU says it redirected the serial port to (`-serial pty`), read from its
+    stdout within `timeout` s; MicrobitError with what it printed if it says none (the caller
+    stops the child)."""
+    assert proc.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                # its stdout closed: it is exiting; let it, so its stderr can be told
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=1)
+                break
+            seen += chunk
+            m = PTY_RE.search(seen)
+            if m:
+                return m.group(1).decode()
+        elif proc.poll() is not None:
+            break
+    err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None \
+        and proc.stderr else ""
+    raise MicrobitError(f"QEMU gave no pty (stdout {seen!r}, stderr {err.strip()!r})")
+
+
 def end_process(proc: subprocess.Popen[bytes]) -> None:
     """Stop a QEMU child for good: SIGTERM, then SIGKILL after 5 s; reaped, its pipes closed."""
     if proc.poll() is None:
@@ -150,28 +178,12 @@ class QemuMicrobit:
             ["qemu-system-arm", "-M", "microbit", "-kernel", str(image), "-serial", "pty",
              "-display", "none", "-monitor", "none"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        seen = b""
         deadline = time.monotonic() + self.boot_timeout
-        fd = self.proc.stdout.fileno()
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                seen += chunk
-                m = PTY_RE.search(seen)
-                if m:
-                    self.path = m.group(1).decode()
-                    break
-            elif self.proc.poll() is not None:
-                break
-        if self.path is None:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None \
-                and self.proc.stderr else ""
+        try:
+            self.path = await_pty(self.proc, self.boot_timeout)
+        except MicrobitError:
             self.stop()
-            raise MicrobitError(f"QEMU gave no pty (stdout {seen!r}, stderr {err.strip()!r})")
+            raise
         self.qemu_path = self.path
         if self.baud:
             self._relay = UartRelay(self.qemu_path, self.baud)

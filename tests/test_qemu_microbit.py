@@ -200,3 +200,25 @@ def test_the_harness_pacing_fits_the_line(repl: qm.RawRepl) -> None:
                         "print(sum(b), len(b))").split()
     assert back == [str(sum(data)), str(len(data))]
     assert took > len(data) * 10 / BAUD  # it crossed the paced line
+
+
+def test_await_pty_reads_qemus_pty_line_or_says_what_it_printed() -> None:
+    import subprocess
+    import sys
+
+    def child(code: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    p = child("import sys, time; sys.stdout.write('qemu: char device redirected to "
+              "/dev/pts/7 (label serial0)\\n'); sys.stdout.flush(); time.sleep(30)")
+    try:
+        assert qm.await_pty(p, 10) == "/dev/pts/7"
+    finally:
+        qm.end_process(p)
+    p = child("import sys; print('no such machine'); sys.stderr.write('bad -M\\n')")
+    try:
+        with pytest.raises(qm.MicrobitError, match=r"no such machine.*bad -M"):
+            qm.await_pty(p, 10)
+    finally:
+        qm.end_process(p)
