@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from history_v1 import write_v1_history
 
 from hil.cli import main
 from hil.harness.results import ScenarioResult
@@ -195,22 +196,13 @@ def test_cli_bad_option_values_are_one_line_and_exit_2(
 
 def test_cli_reads_an_older_history_without_changing_it(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE runs(run_id TEXT PRIMARY KEY, started_utc TEXT, git_commit TEXT, host TEXT,
-            total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER, too_large INTEGER,
-            skipped INTEGER, wall_s REAL);
-        CREATE TABLE results(run_id TEXT, board TEXT, scenario TEXT, verdict TEXT, reasons TEXT,
-            wall_s REAL, fw TEXT, proto TEXT, wan_reduction_pct REAL, divergences INTEGER,
-            critical_lost INTEGER, PRIMARY KEY (run_id, board, scenario));
+    write_v1_history(path, """
         INSERT INTO runs VALUES ('o1', '2026-01-08T03:00:00+00:00', 'c', 'h', 2,2,0,0,0,0,1.0);
         INSERT INTO runs VALUES ('o2', '2026-01-09T03:00:00+00:00', 'c', 'h', 1,1,0,0,0,0,1.0);
         INSERT INTO results VALUES ('o1','chub','stuck','pass','',1.0,'','',80.0,0,0);
         INSERT INTO results VALUES ('o1','chub','wrap','pass','',1.0,'','',80.0,0,0);
         INSERT INTO results VALUES ('o2','chub','stuck','pass','',1.0,'','',79.0,2,0);
     """)
-    old.commit()
-    old.close()
     before = path.read_bytes()
     db = history.open_readonly(path)
     gaps = coverage.check(db, now=NOW).gaps

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from history_v1 import write_v1_history
+
 from hil.harness.results import ScenarioResult
 from hil.report import history
 
@@ -81,21 +83,10 @@ def test_a_run_is_in_the_history_from_its_start_and_ends_with_its_status(tmp_pat
 
 
 def test_an_older_history_gains_the_new_columns(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "old.sqlite"
-    old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE runs(run_id TEXT PRIMARY KEY, started_utc TEXT, git_commit TEXT, host TEXT,
-            total INTEGER, passed INTEGER, failed INTEGER, errors INTEGER, too_large INTEGER,
-            skipped INTEGER, wall_s REAL);
-        CREATE TABLE results(run_id TEXT, board TEXT, scenario TEXT, verdict TEXT, reasons TEXT,
-            wall_s REAL, fw TEXT, proto TEXT, wan_reduction_pct REAL, divergences INTEGER,
-            critical_lost INTEGER, PRIMARY KEY (run_id, board, scenario));
+    write_v1_history(path, """
         INSERT INTO runs VALUES ('old', '2025-12-31T02:00:00+00:00', 'c', 'h', 0,0,0,0,0,0,1.0);
     """)
-    old.commit()
-    old.close()
     db = history.connect(path)
     _night(db, 1, {})
     assert [r[0] for r in db.execute("SELECT run_id FROM runs ORDER BY started_utc")] == [
