@@ -90,8 +90,8 @@ def peak_rss_mb() -> float:
 class Partition:
     """The open sessions of one partition's devices and the result of those that ended.
 
-    `alert(a)` takes the next alert of one of its devices, `end(device)` ends that device's
-    session; `feed(batch)` does both for a batch. A session is held as a plain list of alerts
+    `feed(batch)` takes the next alerts of its devices and the ends of their sessions
+    (`end(device)`). A session is held as a plain list of alerts
     until it has as many as it takes to turn red (most never do), then streams through a
     `DeviceSession`. Fate rows (with `fates`) collect in `rows` until taken (`take_rows`)."""
 
@@ -103,18 +103,6 @@ class Partition:
         self.alerts = 0
         self.seconds = 0.0      # time spent in feed(): wall clock
         self.cpu_seconds = 0.0  # and this thread's CPU time (the load, whatever else runs)
-
-    def alert(self, a: Alert) -> None:
-        """The next alert of one of this partition's devices (feed does this for a batch)."""
-        s = self.open.get(a.device)
-        if s is None:
-            self.open[a.device] = [a]
-        elif type(s) is list:
-            s.append(a)
-            if len(s) >= self.plan.red:
-                self._stream(a.device, s)
-        else:
-            s.push(a.t_ms, a.code, a.arrival_ms, a.seq, a.line)  # type: ignore[union-attr]
 
     def _stream(self, device: str, held: list[Alert]) -> DeviceSession:
         # a held session has as many alerts as it takes to turn red: from now on it streams
